@@ -1,0 +1,90 @@
+import type { Config } from '../../shared/config/index.js';
+import { startDatabase } from '../../shared/database/index.js';
+import { closeAll, type Service } from '../../shared/lifecycle/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { startBroker } from '../broker/start-broker.js';
+import { startNotifyRouter } from '../notify-router/start-notify-router.js';
+import { startPushWorker } from '../push-worker/start-push-worker.js';
+import { startSubscriptionApi } from '../subscription-api/start-subscription-api.js';
+import { loadLocalCredentials, type LocalCredentials } from './local-credentials.js';
+import { startPrivateRedis } from './private-redis.js';
+import { lockDataDir } from './data-dir-lock.js';
+
+export interface AllInOne {
+  services: Service[];
+  httpPort: number;
+  /** Ports of the embedded broker, or null when `MQTT_URL` names an external one. */
+  broker: { tcpPort: number; wsPort: number } | null;
+  redisUrl: string;
+  privateRedis: boolean;
+  /** Generated credentials, when the settings did not provide them. */
+  local: LocalCredentials | null;
+}
+
+/**
+ * Every service in one process: the embedded default behind `npm start`. Missing
+ * infrastructure is provided locally (SQLite, a private redis-server, the embedded broker,
+ * generated credentials); whatever the settings name is used instead. Parts start in
+ * dependency order and the API last, so no request arrives before the rest can serve it.
+ */
+export async function startAllInOne(config: Config, log: Logger): Promise<AllInOne> {
+  const services: Service[] = [];
+  try {
+    services.push(lockDataDir(config.dataDir));
+    const needsLocal = !config.auth.jwtSecret || config.auth.apiKeys.length === 0;
+    const local = needsLocal ? loadLocalCredentials(config.dataDir) : null;
+    const jwtSecret = config.auth.jwtSecret ?? local!.jwtSecret;
+    const apiKeys = config.auth.apiKeys.length > 0 ? config.auth.apiKeys : [local!.apiKey];
+
+    let redisUrl = config.redis.url;
+    if (!redisUrl) {
+      const privateRedis = await startPrivateRedis(config.dataDir, log);
+      services.push(privateRedis);
+      redisUrl = privateRedis.url;
+    }
+    const redis = { ...config.redis, url: redisUrl };
+    const database = await startDatabase(config.database, log);
+    services.push(database);
+
+    let broker: AllInOne['broker'] = null;
+    let mqttUrl = config.mqtt.url;
+    if (!mqttUrl) {
+      const embedded = await startBroker({ config: config.broker, log, moveWhenTaken: true });
+      services.push(embedded);
+      broker = { tcpPort: embedded.tcpPort, wsPort: embedded.wsPort };
+      mqttUrl = `mqtt://127.0.0.1:${embedded.tcpPort}`;
+    }
+    const { dataSource } = database;
+    services.push(await startPushWorker({ push: config.push, redis, dataSource, log }));
+    services.push(
+      await startNotifyRouter({
+        mqtt: { ...config.mqtt, url: mqttUrl },
+        redis,
+        pushAttempts: config.push.maxAttempts,
+        dataSource,
+        log,
+      }),
+    );
+    const api = await startSubscriptionApi({
+      http: config.http,
+      auth: { jwtSecret, apiKeys },
+      push: config.push,
+      redis,
+      dataSource,
+      log,
+      moveWhenTaken: true,
+    });
+    services.push(api);
+    return {
+      services,
+      httpPort: api.port,
+      broker,
+      redisUrl,
+      privateRedis: !config.redis.url,
+      local: local && { jwtSecret, apiKey: apiKeys[0]! },
+    };
+  } catch (err) {
+    await closeAll(services, log).catch(() => undefined);
+    throw err;
+  }
+}

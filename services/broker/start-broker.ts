@@ -1,0 +1,83 @@
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { BrokerConfig } from '../../shared/config/index.js';
+import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+
+export interface Broker extends Service {
+  /** Ports actually bound (they differ from the settings when a default port was taken). */
+  tcpPort: number;
+  wsPort: number;
+}
+
+export interface BrokerDeps {
+  config: BrokerConfig;
+  log: Logger;
+  /** True only in the all-in-one default, where a taken default port moves to the next one. */
+  moveWhenTaken?: boolean;
+}
+
+/** A subscriber that stops reading is cut off after this, so it cannot stall the others. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Starts the embedded aedes broker on TCP and on WebSocket (path `/mqtt`). Producers, the
+ * router and dashboards all reach it as ordinary MQTT clients.
+ */
+export async function startBroker({ config, log, moveWhenTaken = false }: BrokerDeps): Promise<Broker> {
+  const aedes = await Aedes.createBroker({ drainTimeout: DRAIN_TIMEOUT_MS, maxTopicLevels: 8 });
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
+  aedes.on('connectionError', (client, err) => log.debug({ err: err.message }, 'connection error'));
+
+  const tcp = createNetServer((socket: Socket) => {
+    // Nagle's algorithm was measured adding ~45 ms spikes to small QoS 1 messages here.
+    socket.setNoDelay(true);
+    aedes.handle(socket);
+  });
+  const http = createHttpServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket lives at /mqtt');
+  });
+  // noServer: the HTTP server's own errors (a taken port) stay with `listen`, not with ws.
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  wss.on('connection', (ws, req: IncomingMessage) => {
+    const stream = createWebSocketStream(ws);
+    stream.on('error', (err) => log.debug({ err: err.message }, 'websocket stream error'));
+    aedes.handle(stream, req);
+  });
+  wss.on('error', (err) => log.warn({ err: err.message }, 'websocket server error'));
+
+  const tcpPort = await listen(tcp, {
+    host: config.host, setting: config.tcp, variable: 'MQTT_PORT', moveWhenTaken,
+  });
+  let wsPort: number;
+  try {
+    wsPort = await listen(http, {
+      host: config.host, setting: config.ws, variable: 'MQTT_WS_PORT', moveWhenTaken,
+    });
+  } catch (err) {
+    await closeServer(tcp);
+    throw err;
+  }
+  log.info({ tcpPort, wsPort }, 'mqtt broker listening');
+
+  return {
+    name: 'broker',
+    tcpPort,
+    wsPort,
+    async close() {
+      // aedes first: it disconnects every client, after which the servers can close.
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const client of wss.clients) client.terminate();
+      await Promise.all([closeServer(tcp), closeServer(http)]);
+    },
+  };
+}

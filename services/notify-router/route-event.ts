@@ -1,0 +1,62 @@
+import { buildMessage, usersOf, type PushJob, type RouteJob } from '../../shared/events/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import type { PushQueue } from '../../shared/queue/index.js';
+import type { Topics } from '../../shared/topics/index.js';
+import type { RealtimePublisher } from './realtime-publisher.js';
+
+export interface RouteEventDeps {
+  realtime: RealtimePublisher;
+  pushQueue: PushQueue;
+  topics: Topics;
+  log: Logger;
+}
+
+export interface RouteOutcome {
+  realtime: number;
+  pushQueued: number;
+}
+
+/**
+ * Routes one accepted event: each target user gets the Message on their push topic (QoS 1),
+ * and a push job unless the event is realtime-only. Safe to run again for the same event:
+ * push jobs have deterministic ids, so a retried route queues nothing twice (a realtime
+ * message may repeat; dashboards de-duplicate by Message id).
+ *
+ * Until presence exists, `offline` cannot tell who is online and queues Web Push for
+ * everyone, as `always` does.
+ */
+export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<RouteOutcome> {
+  const { event } = job;
+  const users = usersOf(job.target);
+  const expiresAt = Date.parse(job.acceptedAt) + event.ttl * 1000;
+  const pushJobs: PushJob[] = [];
+
+  await Promise.all(
+    users.map(async (user) => {
+      const message = buildMessage(event, {
+        id: job.id,
+        package: job.package,
+        user,
+        createdAt: job.acceptedAt,
+      });
+      await deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(message));
+      if (event.delivery !== 'realtime') {
+        pushJobs.push({
+          eventId: job.id,
+          package: job.package,
+          user,
+          message,
+          ttl: event.ttl,
+          urgency: event.urgency,
+          topic: event.topic,
+          expiresAt,
+          requestId: job.requestId,
+        });
+      }
+    }),
+  );
+  await deps.pushQueue.addBulk(pushJobs);
+  const outcome = { realtime: users.length, pushQueued: pushJobs.length };
+  deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');
+  return outcome;
+}

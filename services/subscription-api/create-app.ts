@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import type { RouteQueue } from '../../shared/queue/index.js';
+import type { Authenticator } from './authenticate.js';
+import { createErrorHandler, notFoundHandler } from './error-handler.js';
+import { notificationRoutes } from './notifications.routes.js';
+import { subscriptionRoutes } from './subscriptions.routes.js';
+import { vapidRoutes } from './vapid.routes.js';
+
+export interface AppDeps {
+  auth: Authenticator;
+  subscriptions: SubscriptionStore;
+  vapidKeys: VapidKeyStore;
+  notifications: NotificationStore;
+  routeQueue: RouteQueue;
+  endpointPolicy: EndpointPolicy;
+  log: Logger;
+}
+
+/** Largest JSON body: an event fits in 4 KB; the rest is headroom for `data` and names. */
+const BODY_LIMIT = '64kb';
+
+/** Builds the Express app; opens nothing (see `startSubscriptionApi` for listening). */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const given = req.header('x-request-id');
+    const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    res.locals['requestId'] = requestId;
+    res.set('x-request-id', requestId);
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(vapidRoutes(deps));
+  app.use(subscriptionRoutes(deps));
+  app.use(notificationRoutes(deps));
+
+  app.use(notFoundHandler);
+  app.use(createErrorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,15 @@
+export { loadConfig, requireSetting } from './load-config.js';
+export type {
+  Config,
+  DatabaseConfig,
+  RedisConfig,
+  MqttClientConfig,
+  BrokerConfig,
+  HttpConfig,
+  AuthConfig,
+  PushConfig,
+  PortSetting,
+} from './load-config.js';
+export { parseApiKeys, formatApiKeys } from './api-keys.js';
+export type { ApiKey } from './api-keys.js';
+export { readEnv } from './read-env.js';

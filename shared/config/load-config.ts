@@ -1,0 +1,183 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../push-endpoints/index.js';
+import { isValidTopicRoot } from '../topics/index.js';
+import { parseApiKeys, type ApiKey } from './api-keys.js';
+
+/** A listening port and whether the operator chose it (a chosen port never moves). */
+export interface PortSetting {
+  port: number;
+  explicit: boolean;
+}
+
+export interface DatabaseConfig {
+  /** `mysql://user:pass@host:port/db` or `sqlite:<file>` (relative to the working directory). */
+  url: string;
+}
+export interface RedisConfig {
+  /** Unset means: the all-in-one process starts a private redis-server under `dataDir`. */
+  url: string | undefined;
+  queuePrefix: string;
+}
+export interface MqttClientConfig {
+  url: string | undefined;
+  username: string | undefined;
+  password: string | undefined;
+  topicRoot: string;
+}
+export interface BrokerConfig {
+  host: string;
+  tcp: PortSetting;
+  ws: PortSetting;
+}
+export interface HttpConfig {
+  host: string;
+  port: PortSetting;
+}
+export interface AuthConfig {
+  jwtSecret: string | undefined;
+  apiKeys: ApiKey[];
+}
+export interface PushConfig {
+  vapidSubject: string;
+  endpointPolicy: EndpointPolicy;
+  concurrency: number;
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+/** Every setting, grouped so that each service can be handed only its own slice. */
+export interface Config {
+  dataDir: string;
+  logLevel: string;
+  database: DatabaseConfig;
+  redis: RedisConfig;
+  mqtt: MqttClientConfig;
+  broker: BrokerConfig;
+  http: HttpConfig;
+  auth: AuthConfig;
+  push: PushConfig;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const emptyAsUnset = (v: unknown) => (v === '' ? undefined : v);
+const optionalString = z.preprocess(emptyAsUnset, z.string().optional());
+
+const schema = z.object({
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^(mysql|mariadb):\/\/.+|^sqlite:.+/, 'must be mysql://… or sqlite:<file>')
+      .optional(),
+  ),
+  REDIS_URL: z.preprocess(
+    emptyAsUnset,
+    z.string().regex(/^rediss?:\/\/.+/, 'must be redis://… or rediss://…').optional(),
+  ),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('axion'),
+  MQTT_URL: z.preprocess(
+    emptyAsUnset,
+    z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be mqtt://, mqtts://, ws:// or wss://').optional(),
+  ),
+  MQTT_USERNAME: optionalString,
+  MQTT_PASSWORD: optionalString,
+  MQTT_TOPIC_ROOT: z
+    .string()
+    .refine(isValidTopicRoot, 'must be 1-64 characters of [A-Za-z0-9._-]')
+    .default('axion'),
+  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  MQTT_PORT: z.preprocess(emptyAsUnset, port.optional()),
+  MQTT_WS_PORT: z.preprocess(emptyAsUnset, port.optional()),
+  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_PORT: z.preprocess(emptyAsUnset, port.optional()),
+  AUTH_JWT_SECRET: z.preprocess(
+    emptyAsUnset,
+    z.string().min(32, 'must be at least 32 characters').optional(),
+  ),
+  API_KEYS: z.string().default(''),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:.+@.+|https:\/\/.+)$/, 'must be a mailto: address or an https: URL')
+    .default('mailto:push-admin@example.com'),
+  PUSH_ENDPOINT_ALLOWLIST: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase().replace(/^\*\./, '')))
+      .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+\.[a-z0-9-]+$/.test(h)), {
+        message: 'must be comma-separated host names (a leading *. is allowed)',
+      })
+      .optional(),
+  ),
+  PUSH_ALLOW_INSECURE_LOOPBACK: flag.default(false),
+  PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+});
+
+/**
+ * Validates the environment once, at start-up. Every problem is reported together, each
+ * naming its variable, so a bad deployment fails with one readable message.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid settings:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const apiKeys = parseApiKeys(e.API_KEYS);
+  if (typeof apiKeys === 'string') throw new ConfigError(`invalid settings:\n  API_KEYS: ${apiKeys}`);
+  const dataDir = resolve(e.DATA_DIR);
+  const portSetting = (value: number | undefined, fallback: number): PortSetting => ({
+    port: value ?? fallback,
+    explicit: value !== undefined,
+  });
+  return {
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    database: { url: e.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'axion-push.sqlite')}` },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    mqtt: {
+      url: e.MQTT_URL,
+      username: e.MQTT_USERNAME,
+      password: e.MQTT_PASSWORD,
+      topicRoot: e.MQTT_TOPIC_ROOT,
+    },
+    broker: {
+      host: e.MQTT_HOST,
+      tcp: portSetting(e.MQTT_PORT, 1883),
+      ws: portSetting(e.MQTT_WS_PORT, 8883),
+    },
+    http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000) },
+    auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys },
+    push: {
+      vapidSubject: e.VAPID_SUBJECT,
+      endpointPolicy: {
+        allowedHosts: e.PUSH_ENDPOINT_ALLOWLIST ?? DEFAULT_PUSH_HOSTS,
+        allowInsecureLoopback: e.PUSH_ALLOW_INSECURE_LOOPBACK,
+      },
+      concurrency: e.PUSH_CONCURRENCY,
+      timeoutMs: e.PUSH_TIMEOUT_MS,
+      maxAttempts: e.PUSH_MAX_ATTEMPTS,
+    },
+  };
+}
+
+/**
+ * For a setting a service cannot run without (the all-in-one fills some in itself): returns
+ * it, or fails with the variable's name and what to do.
+ */
+export function requireSetting<T>(value: T | undefined, variable: string, hint: string): T {
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    throw new ConfigError(`${variable} is not set: ${hint}`);
+  }
+  return value;
+}

@@ -1,0 +1,20 @@
+export { createDataSource, runMigrations, databaseKind } from './create-data-source.js';
+export type { DatabaseKind } from './create-data-source.js';
+export {
+  createSubscriptionStore,
+  hashEndpoint,
+  isDuplicateKey,
+} from './subscription-store.js';
+export type {
+  SubscriptionStore,
+  SubscriptionView,
+  SubscriptionKey,
+  DeliverableSubscription,
+  UpsertSubscription,
+} from './subscription-store.js';
+export { createVapidKeyStore } from './vapid-key-store.js';
+export type { VapidKeyStore, VapidKey } from './vapid-key-store.js';
+export { createNotificationStore } from './notification-store.js';
+export type { NotificationStore } from './notification-store.js';
+export { startDatabase } from './start-database.js';
+export type { Database } from './start-database.js';

@@ -1,0 +1,39 @@
+import type { DataSource } from 'typeorm';
+import { NotificationEntity, type NotificationRow } from '../entities/index.js';
+import type { RouteJob } from '../events/index.js';
+import { isDuplicateKey } from './subscription-store.js';
+
+/** Accepted events, by id. */
+export interface NotificationStore {
+  /**
+   * Records an accepted event. Returns the row already stored under that id when there is one
+   * (a producer retrying), so the caller can tell a retry from a clash.
+   */
+  record(job: RouteJob): Promise<{ created: true } | { created: false; existing: NotificationRow }>;
+  get(id: string): Promise<NotificationRow | null>;
+}
+
+export function createNotificationStore(dataSource: DataSource): NotificationStore {
+  const repo = dataSource.getRepository(NotificationEntity);
+  return {
+    async record(job) {
+      try {
+        await repo.insert({
+          id: job.id,
+          package: job.package,
+          target: JSON.stringify(job.target),
+          event: JSON.stringify(job.event),
+          source: job.source,
+          createdAt: new Date(job.acceptedAt),
+        });
+        return { created: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        const existing = await repo.findOneBy({ id: job.id });
+        if (!existing) throw err;
+        return { created: false, existing };
+      }
+    },
+    get: (id) => repo.findOneBy({ id }),
+  };
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import type { DataSource, Repository } from 'typeorm';
+import { PushSubscriptionEntity, type PushSubscriptionRow } from '../entities/index.js';
+
+/** A subscription as a caller may see it: no key material. */
+export type SubscriptionView = Omit<PushSubscriptionRow, 'p256dh' | 'auth'>;
+
+/** What the push-worker needs to encrypt and send. */
+export type DeliverableSubscription = Pick<
+  PushSubscriptionRow,
+  'user' | 'package' | 'endpointHash' | 'endpoint' | 'p256dh' | 'auth' | 'vapidKeyId'
+>;
+
+export interface UpsertSubscription {
+  user: string;
+  package: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  module: string | null;
+  userAgent: string | null;
+  expirationTime: Date | null;
+  vapidKeyId: number | null;
+}
+
+/** Persistence of browser subscriptions, keyed by (user, package, SHA-256 of endpoint). */
+export interface SubscriptionStore {
+  /** Inserts, or updates and reactivates the row with the same key. */
+  upsert(input: UpsertSubscription): Promise<{ endpointHash: string; created: boolean }>;
+  /** Soft delete; false when there was no such row. */
+  deactivate(key: SubscriptionKey, reason: string): Promise<boolean>;
+  countActive(user: string, pkg: string): Promise<number>;
+  list(user: string, pkg: string | undefined): Promise<SubscriptionView[]>;
+  listActive(user: string, pkg: string): Promise<DeliverableSubscription[]>;
+  recordSuccess(key: SubscriptionKey, at: Date): Promise<void>;
+  recordFailure(key: SubscriptionKey): Promise<void>;
+}
+
+export interface SubscriptionKey {
+  user: string;
+  package: string;
+  endpointHash: string;
+}
+
+/** SHA-256 hex of an endpoint URL: the key column, and how 410 clean-up finds rows. */
+export function hashEndpoint(endpoint: string): string {
+  return createHash('sha256').update(endpoint, 'utf8').digest('hex');
+}
+
+const VIEW_COLUMNS: (keyof SubscriptionView)[] = [
+  'user', 'package', 'endpointHash', 'endpoint', 'module', 'userAgent', 'expirationTime',
+  'vapidKeyId', 'createdAt', 'updatedAt', 'lastSuccessAt', 'failureCount', 'active',
+  'deactivatedReason',
+];
+
+/** The TypeORM-backed store (MySQL/MariaDB or SQLite). */
+export function createSubscriptionStore(dataSource: DataSource): SubscriptionStore {
+  const repo: Repository<PushSubscriptionRow> = dataSource.getRepository(PushSubscriptionEntity);
+  const where = (key: SubscriptionKey) => ({
+    user: key.user,
+    package: key.package,
+    endpointHash: key.endpointHash,
+  });
+
+  return {
+    async upsert(input) {
+      const endpointHash = hashEndpoint(input.endpoint);
+      const key = { user: input.user, package: input.package, endpointHash };
+      const now = new Date();
+      const fields = {
+        ...input,
+        updatedAt: now,
+        active: 'Y' as const,
+        deactivatedReason: null,
+        failureCount: 0,
+      };
+      // Update first: re-subscribing is the common case. Two first subscribes racing on the
+      // same key meet at the primary key; the loser becomes an update.
+      if (((await repo.update(key, fields)).affected ?? 0) > 0) return { endpointHash, created: false };
+      try {
+        await repo.insert({ ...fields, endpointHash, createdAt: now, lastSuccessAt: null });
+        return { endpointHash, created: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        await repo.update(key, fields);
+        return { endpointHash, created: false };
+      }
+    },
+    async deactivate(key, reason) {
+      const result = await repo.update(
+        { ...where(key), active: 'Y' },
+        { active: 'N', deactivatedReason: reason, updatedAt: new Date() },
+      );
+      if ((result.affected ?? 0) > 0) return true;
+      return (await repo.count({ where: where(key) })) > 0;
+    },
+    countActive: (user, pkg) => repo.count({ where: { user, package: pkg, active: 'Y' } }),
+    list: (user, pkg) =>
+      repo.find({
+        where: { user, ...(pkg === undefined ? {} : { package: pkg }) },
+        select: Object.fromEntries(VIEW_COLUMNS.map((c) => [c, true])),
+        order: { createdAt: 'ASC' },
+      }),
+    listActive: (user, pkg) =>
+      repo.find({
+        where: { user, package: pkg, active: 'Y' },
+        select: {
+          user: true, package: true, endpointHash: true, endpoint: true, p256dh: true, auth: true,
+          vapidKeyId: true,
+        },
+      }),
+    async recordSuccess(key, at) {
+      await repo.update(where(key), { lastSuccessAt: at, failureCount: 0 });
+    },
+    async recordFailure(key) {
+      await repo.increment(where(key), 'failureCount', 1);
+    },
+  };
+}
+
+/** True for a primary/unique key violation on MySQL/MariaDB or SQLite. */
+export function isDuplicateKey(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  const code = e.driverError?.code ?? e.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

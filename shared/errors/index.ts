@@ -1,0 +1,11 @@
+export {
+  AppError,
+  ValidationError,
+  UnauthenticatedError,
+  ForbiddenError,
+  NotFoundError,
+  ConflictError,
+  TooLargeError,
+  UnavailableError,
+  ConfigError,
+} from './app-error.js';

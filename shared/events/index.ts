@@ -1,0 +1,16 @@
+export { eventSchema, eventIdSchema, MAX_TTL_SECONDS, DEFAULT_TTL_SECONDS } from './event.js';
+export type { Event, EventInput } from './event.js';
+export { messageSchema, buildMessage, messageBytes, MAX_MESSAGE_BYTES } from './message.js';
+export type { Message } from './message.js';
+export {
+  notificationRequestSchema,
+  targetSchema,
+  nameSchema,
+  usersOf,
+} from './notification-request.js';
+export type { NotificationRequest, Target } from './notification-request.js';
+export { routeJobSchema, pushJobSchema } from './jobs.js';
+export type { RouteJob, PushJob } from './jobs.js';
+export { parseOrThrow } from './parse.js';
+export { subscriptionRequestSchema, unsubscribeRequestSchema } from './subscription-request.js';
+export type { SubscriptionRequest, UnsubscribeRequest } from './subscription-request.js';

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import type { Event } from './event.js';
+
+/** What dashboards (MQTT) and service workers (Web Push) receive: the contract's Message. */
+export const messageSchema = z.object({
+  id: z.string(),
+  package: z.string(),
+  user: z.string(),
+  title: z.string(),
+  body: z.string().optional(),
+  url: z.string().optional(),
+  icon: z.string().optional(),
+  badge: z.string().optional(),
+  image: z.string().optional(),
+  tag: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  createdAt: z.string(),
+});
+export type Message = z.infer<typeof messageSchema>;
+
+/**
+ * RFC 8291 §4 with RFC 8188 aes128gcm: one 4096-byte record holds at most 3993 bytes of
+ * plaintext once the 86-byte header, the padding delimiter and the 16-byte tag are counted.
+ */
+export const MAX_MESSAGE_BYTES = 3993;
+
+/** The Message one user receives for an event. */
+export function buildMessage(
+  event: Event,
+  ids: { id: string; package: string; user: string; createdAt: string },
+): Message {
+  const { title, body, url, icon, badge, image, tag, data } = event;
+  return { ...ids, title, body, url, icon, badge, image, tag, data };
+}
+
+/** The bytes a Message takes on the wire (JSON, UTF-8): what must fit one Web Push record. */
+export function messageBytes(message: Message): number {
+  return Buffer.byteLength(JSON.stringify(message), 'utf8');
+}

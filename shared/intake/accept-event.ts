@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { NotificationStore } from '../database/index.js';
+import { ConflictError, TooLargeError, ValidationError } from '../errors/index.js';
+import {
+  buildMessage,
+  messageBytes,
+  usersOf,
+  MAX_MESSAGE_BYTES,
+  type Event,
+  type RouteJob,
+  type Target,
+} from '../events/index.js';
+import type { Logger } from '../logging/index.js';
+import type { RouteQueue } from '../queue/index.js';
+
+export interface AcceptEventDeps {
+  notifications: NotificationStore;
+  routeQueue: RouteQueue;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface AcceptEventInput {
+  package: string;
+  target: Target;
+  event: Event;
+  source: RouteJob['source'];
+  requestId?: string;
+}
+
+/** A `sendAt` this far in the past is clock skew, not a mistake: it is sent at once. */
+const SEND_AT_SKEW_MS = 60_000;
+const SEND_AT_MAX_AHEAD_MS = 366 * 24 * 3600 * 1000;
+
+/**
+ * Takes an event in (from HTTP or MQTT): checks it fits, records it, and queues it for
+ * routing. Once this returns, the event is durable. A repeated id with the same content is a
+ * producer retrying and is answered as the first time; the same id with other content is a
+ * conflict.
+ */
+export async function acceptEvent(
+  deps: AcceptEventDeps,
+  input: AcceptEventInput,
+): Promise<{ id: string; repeated: boolean }> {
+  const now = deps.now?.() ?? new Date();
+  const { id: givenId, ...event } = input.event;
+  const id = givenId ?? randomUUID();
+  const job: RouteJob = {
+    id,
+    package: input.package,
+    target: input.target,
+    event,
+    acceptedAt: now.toISOString(),
+    source: input.source,
+    requestId: input.requestId,
+  };
+  assertFitsOneRecord(job);
+  const delayMs = sendDelay(event.sendAt, now);
+
+  const recorded = await deps.notifications.record(job);
+  if (!recorded.created) {
+    const { existing } = recorded;
+    const same =
+      existing.package === job.package &&
+      existing.target === JSON.stringify(job.target) &&
+      existing.event === JSON.stringify(job.event);
+    if (!same) throw new ConflictError(`event id ${id} was already used for another event`);
+    job.acceptedAt = existing.createdAt.toISOString();
+  }
+  // Also on a repeat: the first attempt may have failed between recording and queueing. The
+  // deterministic job id makes this a no-op when the job is already there.
+  await deps.routeQueue.add(job, delayMs);
+  deps.log.debug({ eventId: id, package: job.package, repeated: !recorded.created }, 'event accepted');
+  return { id, repeated: !recorded.created };
+}
+
+// RFC 8291 §4 / RFC 8188: the Message must fit one record; checked here so that an event
+// never fails at delivery time. Group and "all" targets are checked with the longest name.
+function assertFitsOneRecord(job: RouteJob): void {
+  const users = usersOf(job.target);
+  const longest = users.reduce((a, b) => (b.length > a.length ? b : a), '');
+  const message = buildMessage({ ...job.event, id: job.id }, {
+    id: job.id,
+    package: job.package,
+    user: longest,
+    createdAt: job.acceptedAt,
+  });
+  const bytes = messageBytes(message);
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new TooLargeError(
+      `the notification is ${bytes} bytes as JSON; Web Push carries at most ${MAX_MESSAGE_BYTES}`,
+    );
+  }
+}
+
+function sendDelay(sendAt: string | undefined, now: Date): number {
+  if (sendAt === undefined) return 0;
+  const delay = Date.parse(sendAt) - now.getTime();
+  if (delay < -SEND_AT_SKEW_MS) throw new ValidationError('invalid event: sendAt: must be in the future');
+  if (delay > SEND_AT_MAX_AHEAD_MS) throw new ValidationError('invalid event: sendAt: at most a year ahead');
+  return Math.max(0, delay);
+}

@@ -1,0 +1,2 @@
+export { acceptEvent } from './accept-event.js';
+export type { AcceptEventDeps, AcceptEventInput } from './accept-event.js';

@@ -1,0 +1,7 @@
+export {
+  endpointProblem,
+  hostAllowed,
+  DEFAULT_PUSH_HOSTS,
+  MAX_ENDPOINT_LENGTH,
+} from './endpoint-policy.js';
+export type { EndpointPolicy } from './endpoint-policy.js';

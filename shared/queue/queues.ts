@@ -1,0 +1,71 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PushJob, RouteJob } from '../events/index.js';
+import { QUEUE_NAMES, pushJobId, routeJobId } from '../topics/index.js';
+
+/** How long finished jobs are kept: their ids are what turns a repeat into a no-op. */
+export const DEDUPLICATION_WINDOW_SECONDS = 24 * 3600;
+
+/** Where accepted events wait for a router. */
+export interface RouteQueue {
+  /** Adds the event once; adding the same id again while it is retained does nothing. */
+  add(job: RouteJob, delayMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where per-user deliveries wait for a push-worker. */
+export interface PushQueue {
+  addBulk(jobs: readonly PushJob[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface QueueSettings {
+  connection: Redis;
+  prefix: string;
+  /** Push delivery attempts before a job fails for good. */
+  pushAttempts?: number;
+}
+
+const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+  removeOnComplete: { age: DEDUPLICATION_WINDOW_SECONDS },
+  removeOnFail: { age: 7 * DEDUPLICATION_WINDOW_SECONDS },
+};
+
+export function createRouteQueue(settings: QueueSettings): RouteQueue {
+  const queue = new Queue(QUEUE_NAMES.route, { connection: settings.connection, prefix: settings.prefix });
+  return {
+    async add(job, delayMs) {
+      await queue.add('route', job, {
+        ...retained,
+        jobId: routeJobId(job.id),
+        delay: Math.max(0, delayMs),
+        attempts: 20,
+        backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
+      });
+    },
+    close: () => queue.close(),
+  };
+}
+
+export function createPushQueue(settings: QueueSettings): PushQueue {
+  const queue = new Queue(QUEUE_NAMES.push, { connection: settings.connection, prefix: settings.prefix });
+  const attempts = settings.pushAttempts ?? 8;
+  return {
+    async addBulk(jobs) {
+      if (jobs.length === 0) return;
+      await queue.addBulk(
+        jobs.map((data) => ({
+          name: 'push',
+          data,
+          opts: {
+            ...retained,
+            jobId: pushJobId(data.eventId, data.user),
+            attempts,
+            backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
+          },
+        })),
+      );
+    },
+    close: () => queue.close(),
+  };
+}

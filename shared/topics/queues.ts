@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * BullMQ queue names. Renaming one strands the jobs already waiting under the old name, so a
+ * rename needs a migration that drains the old queue first.
+ */
+export const QUEUE_NAMES = {
+  /** Accepted events waiting to be routed (HTTP intake and MQTT intake both land here). */
+  route: 'route',
+  /** One job per (event, user): deliver Web Push to that user's active subscriptions. */
+  push: 'push',
+} as const;
+
+/** The Redis key prefix of every queue, so one Redis can serve several deployments. */
+export const DEFAULT_QUEUE_PREFIX = 'axion';
+
+/**
+ * Deterministic job ids make a re-added job a no-op while the first one is retained, which is
+ * what keeps an event from being routed or pushed twice. BullMQ reserves `:` in ids, so ids are
+ * hashes of their parts.
+ */
+export function routeJobId(eventId: string): string {
+  return `r-${digest(eventId)}`;
+}
+
+/** One push job per (event, user). */
+export function pushJobId(eventId: string, user: string): string {
+  return `p-${digest(`${eventId}\u0000${user}`)}`;
+}
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}

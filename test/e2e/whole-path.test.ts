@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { LocalPushService } from '../support/local-push-service.js';
+import { ServiceProcess } from '../support/service-process.js';
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
+import {
+  assertWholePath,
+  listSubscriptions,
+  openPush,
+  subscribeUser,
+  waitForMessage,
+  type Deployment,
+} from '../support/whole-path.js';
+
+const SERVICE_KEY = 'e2e-service-key-0123456789abcdef';
+const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
+
+const commonEnv = {
+  AUTH_JWT_SECRET: TEST_JWT_SECRET,
+  API_KEYS: `e2e-producer:${SERVICE_KEY}:e2e`,
+  PUSH_ALLOW_INSECURE_LOOPBACK: 'true',
+  VAPID_SUBJECT: 'mailto:ops@axion-push.example',
+  HTTP_HOST: '127.0.0.1',
+  MQTT_HOST: '127.0.0.1',
+  HTTP_PORT: '0',
+  MQTT_PORT: '0',
+  MQTT_WS_PORT: '0',
+  PUSH_MAX_ATTEMPTS: '3',
+  LOG_LEVEL: 'info',
+};
+
+describe('the whole path, all-in-one (npm start)', function () {
+  this.timeout(60_000);
+  let pushService: LocalPushService;
+  let dataDir: string;
+  let system: ServiceProcess;
+  let deployment: Deployment;
+
+  async function start(): Promise<void> {
+    // No REDIS_URL and no DATABASE_URL: the embedded default, as on a fresh machine.
+    system = new ServiceProcess(dist('all-in-one'), { ...commonEnv, DATA_DIR: dataDir });
+    const ready = await system.waitForLog('axion-push ready');
+    deployment = {
+      httpBase: `http://127.0.0.1:${ready['httpPort']}`,
+      mqttUrl: `mqtt://127.0.0.1:${ready['mqttPort']}`,
+      serviceKey: SERVICE_KEY,
+      pushService,
+    };
+  }
+
+  before(async function () {
+    pushService = await new LocalPushService().start();
+    dataDir = mkdtempSync(join(tmpdir(), 'axion-e2e-'));
+    await start();
+  });
+
+  after(async function () {
+    await system?.stop();
+    await pushService?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('delivers an HTTP notification to the dashboard and the browser, and retires a 410 endpoint', async function () {
+    const subscriber = await subscribeUser(deployment);
+    try {
+      await assertWholePath(deployment, subscriber);
+    } finally {
+      await subscriber.dashboard.endAsync();
+    }
+  });
+
+  it('routes an event a producer publishes over MQTT the same way', async function () {
+    const subscriber = await subscribeUser(deployment);
+    const { connectAsync } = await import('mqtt');
+    const producer = await connectAsync(deployment.mqttUrl, { clientId: `producer-${randomUUID()}` });
+    try {
+      const id = `mqtt-${randomUUID()}`;
+      await producer.publishAsync(
+        `axion/e2e/notify/user/${subscriber.user}`,
+        JSON.stringify({ id, title: 'From MQTT', delivery: 'always' }),
+        { qos: 1 },
+      );
+      const message = await waitForMessage(subscriber, id);
+      const [push] = await pushService.waitFor(subscriber.ok.path);
+      expect(openPush(push!.body, subscriber.ok.keys)).to.deep.equal(message);
+      expect(message.title).to.equal('From MQTT');
+    } finally {
+      await producer.endAsync();
+      await subscriber.dashboard.endAsync();
+    }
+  });
+
+  it('stops cleanly on SIGTERM, stops its private redis, and finds its data on the next start', async function () {
+    const subscriber = await subscribeUser(deployment);
+    await subscriber.dashboard.endAsync();
+    const before = await listSubscriptions(deployment, subscriber);
+    const vapidBefore = subscriber.vapidPublicKey;
+    const redisPid = Number(readFileSync(join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+
+    expect(await system.stop()).to.equal(0);
+    expect(existsSync(`/proc/${redisPid}`)).to.equal(false);
+
+    await start();
+    expect(await listSubscriptions(deployment, subscriber)).to.deep.equal(before);
+    const vapid = (await (await fetch(`${deployment.httpBase}/v1/vapid/e2e`)).json()) as { publicKey: string };
+    expect(vapid.publicKey).to.equal(vapidBefore);
+  });
+
+  it('refuses a second instance on the same data directory with a clear error', async function () {
+    const second = new ServiceProcess(dist('all-in-one'), { ...commonEnv, DATA_DIR: dataDir });
+    expect(await second.exited).to.equal(1);
+    expect(second.output.join('\n')).to.contain('is using').and.to.contain('DATA_DIR');
+  });
+});
+
+describe('the whole path, each service in its own process (MariaDB, shared Redis)', function () {
+  this.timeout(60_000);
+  const processes: ServiceProcess[] = [];
+  let pushService: LocalPushService;
+  let testDb: TestDatabase;
+  const queuePrefix = `e2e${randomUUID().slice(0, 8)}`;
+
+  after(async function () {
+    for (const p of processes.reverse()) await p.stop();
+    await pushService?.close();
+    await testDb?.drop();
+    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    for (const name of ['route', 'push']) {
+      const queue = new Queue(name, { connection: redis, prefix: queuePrefix });
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    await redis.quit();
+  });
+
+  it('works the same with four processes started alone', async function () {
+    pushService = await new LocalPushService().start();
+    testDb = await createTestDatabase('mysql');
+    const env = { ...commonEnv, DATABASE_URL: testDb.config.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: queuePrefix };
+
+    const broker = new ServiceProcess(dist('broker'), env);
+    processes.push(broker);
+    const { tcpPort } = await broker.waitForLog('mqtt broker listening');
+    const mqttUrl = `mqtt://127.0.0.1:${tcpPort}`;
+    // Started together: the migration lock keeps them from migrating at the same time.
+    const api = new ServiceProcess(dist('subscription-api'), env);
+    const router = new ServiceProcess(dist('notify-router'), { ...env, MQTT_URL: mqttUrl });
+    const worker = new ServiceProcess(dist('push-worker'), env);
+    processes.push(api, router, worker);
+    const [listening] = await Promise.all([
+      api.waitForLog('http api listening'),
+      router.waitForLog('notify-router started'),
+      worker.waitForLog('push-worker started'),
+    ]);
+
+    const deployment = { httpBase: `http://127.0.0.1:${listening['port']}`, mqttUrl, serviceKey: SERVICE_KEY, pushService };
+    const subscriber = await subscribeUser(deployment);
+    try {
+      await assertWholePath(deployment, subscriber);
+    } finally {
+      await subscriber.dashboard.endAsync();
+    }
+    for (const p of [api, router, worker, broker]) expect(await p.stop()).to.equal(0);
+  });
+
+  it('fails to start a service alone without a setting it needs, naming the variable', async function () {
+    const worker = new ServiceProcess(dist('push-worker'), { ...commonEnv, REDIS_URL: '' });
+    expect(await worker.exited).to.equal(1);
+    expect(worker.output.join('\n')).to.contain('REDIS_URL');
+  });
+});

@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import { createSubscriptionStore, hashEndpoint, startDatabase, type Database, type SubscriptionStore, type UpsertSubscription } from '../../shared/database/index.js';
+import { createBrowserKeys } from '../support/web-push-receiver.js';
+import { testLogger } from '../support/silent-logger.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
+
+function subscription(overrides: Partial<UpsertSubscription> = {}): UpsertSubscription {
+  const keys = createBrowserKeys();
+  return {
+    user: 'alice',
+    package: 'crm',
+    endpoint: `https://fcm.googleapis.com/fcm/send/${Math.random().toString(36).slice(2)}`,
+    p256dh: keys.p256dh,
+    auth: keys.auth,
+    module: null,
+    userAgent: 'Mozilla/5.0 (test)',
+    expirationTime: null,
+    vapidKeyId: null,
+    ...overrides,
+  };
+}
+
+for (const kind of ['mysql', 'sqlite'] as const) {
+  describe(`SubscriptionStore on ${kind === 'mysql' ? 'MariaDB' : 'SQLite'}`, function () {
+    let testDb: TestDatabase;
+    let database: Database;
+    let store: SubscriptionStore;
+
+    before(async function () {
+      testDb = await createTestDatabase(kind);
+      database = await startDatabase(testDb.config, testLogger());
+      store = createSubscriptionStore(database.dataSource);
+    });
+
+    after(async function () {
+      await database?.close();
+      await testDb?.drop();
+    });
+
+    it('creates push_subscription keyed by (user, package, endpoint_hash) with the contract columns', async function () {
+      const runner = database.dataSource.createQueryRunner();
+      try {
+        const table = await runner.getTable('push_subscription');
+        expect(table?.primaryColumns.map((c) => c.name).sort()).to.deep.equal(['endpoint_hash', 'package', 'user']);
+        expect(table?.columns.map((c) => c.name)).to.include.members([
+          'endpoint', 'module', 'p256dh', 'auth', 'user_agent', 'expiration_time', 'vapid_key_id',
+          'created_at', 'updated_at', 'last_success_at', 'failure_count', 'active', 'deactivated_reason',
+        ]);
+        expect(table?.findColumnByName('endpoint')?.length).to.equal('2048');
+        expect(table?.indices.some((i) => i.columnNames.join() === 'endpoint_hash')).to.equal(true);
+      } finally {
+        await runner.release();
+      }
+    });
+
+    it('inserts a new subscription and counts it as active', async function () {
+      const input = subscription({ user: 'insert-user' });
+      const result = await store.upsert(input);
+      expect(result).to.deep.equal({ endpointHash: hashEndpoint(input.endpoint), created: true });
+      expect(await store.countActive('insert-user', 'crm')).to.equal(1);
+    });
+
+    it('updates the same endpoint in place instead of adding a second row', async function () {
+      const first = subscription({ user: 'resubscriber' });
+      await store.upsert(first);
+      const renewed = { ...subscription({ user: 'resubscriber' }), endpoint: first.endpoint, module: 'inbox' };
+      const result = await store.upsert(renewed);
+
+      expect(result.created).to.equal(false);
+      const [row, ...rest] = await store.listActive('resubscriber', 'crm');
+      expect(rest).to.have.length(0);
+      expect(row?.p256dh).to.equal(renewed.p256dh);
+      expect(row?.auth).to.equal(renewed.auth);
+    });
+
+    it('reactivates a soft-deleted subscription when the browser subscribes again', async function () {
+      const input = subscription({ user: 'returning' });
+      const { endpointHash } = await store.upsert(input);
+      const key = { user: 'returning', package: 'crm', endpointHash };
+      expect(await store.deactivate(key, 'push-service-410')).to.equal(true);
+      expect(await store.countActive('returning', 'crm')).to.equal(0);
+
+      await store.upsert(input);
+
+      const [row] = await store.list('returning', 'crm');
+      expect(row?.active).to.equal('Y');
+      expect(row?.deactivatedReason).to.equal(null);
+      expect(await store.countActive('returning', 'crm')).to.equal(1);
+    });
+
+    it('soft-deletes: the row stays, inactive, with its reason', async function () {
+      const { endpointHash } = await store.upsert(subscription({ user: 'leaver' }));
+      await store.deactivate({ user: 'leaver', package: 'crm', endpointHash }, 'unsubscribed');
+
+      const rows = await store.list('leaver', 'crm');
+      expect(rows).to.have.length(1);
+      expect(rows[0]).to.include({ active: 'N', deactivatedReason: 'unsubscribed' });
+      expect(await store.listActive('leaver', 'crm')).to.deep.equal([]);
+    });
+
+    it('reports false when deactivating a subscription that does not exist', async function () {
+      const key = { user: 'nobody', package: 'crm', endpointHash: hashEndpoint('https://x.invalid/') };
+      expect(await store.deactivate(key, 'unsubscribed')).to.equal(false);
+    });
+
+    it('lists subscriptions without key material', async function () {
+      await store.upsert(subscription({ user: 'lister', package: 'billing', module: 'invoices' }));
+      const [row] = await store.list('lister', 'billing');
+
+      expect(row).to.include({ user: 'lister', package: 'billing', module: 'invoices', active: 'Y' });
+      expect(row).to.not.have.any.keys('p256dh', 'auth');
+    });
+
+    it('keeps apart endpoints longer than 255 characters that share a long prefix', async function () {
+      const prefix = `https://fcm.googleapis.com/fcm/send/${'x'.repeat(400)}`;
+      const a = subscription({ user: 'long', endpoint: `${prefix}A` });
+      const b = subscription({ user: 'long', endpoint: `${prefix}B` });
+      await store.upsert(a);
+      await store.upsert(b);
+
+      const endpoints = (await store.listActive('long', 'crm')).map((s) => s.endpoint).sort();
+      expect(endpoints).to.deep.equal([a.endpoint, b.endpoint].sort());
+    });
+
+    it('keys by (user, package, endpoint): the same endpoint under another user or package is another row', async function () {
+      const endpoint = `https://fcm.googleapis.com/fcm/send/shared-${Date.now()}`;
+      await store.upsert(subscription({ user: 'u1', package: 'crm', endpoint }));
+      await store.upsert(subscription({ user: 'u2', package: 'crm', endpoint }));
+      await store.upsert(subscription({ user: 'u1', package: 'billing', endpoint }));
+
+      expect(await store.countActive('u1', 'crm')).to.equal(1);
+      expect(await store.countActive('u2', 'crm')).to.equal(1);
+      expect(await store.countActive('u1', 'billing')).to.equal(1);
+    });
+
+    it('stores an endpoint of the full 2048 characters', async function () {
+      const endpoint = `https://fcm.googleapis.com/fcm/send/${'y'.repeat(2048 - 36)}`;
+      expect(endpoint).to.have.length(2048);
+      await store.upsert(subscription({ user: 'maxlen', endpoint }));
+      const [row] = await store.listActive('maxlen', 'crm');
+      expect(row?.endpoint).to.equal(endpoint);
+    });
+
+    it('turns two simultaneous first subscribes of one endpoint into one row', async function () {
+      const input = subscription({ user: 'racer' });
+      const results = await Promise.all([store.upsert(input), store.upsert(input), store.upsert(input)]);
+
+      expect(results.filter((r) => r.created)).to.have.length(1);
+      expect(await store.countActive('racer', 'crm')).to.equal(1);
+    });
+
+    it('records a success and clears the failure count', async function () {
+      const { endpointHash } = await store.upsert(subscription({ user: 'counted' }));
+      const key = { user: 'counted', package: 'crm', endpointHash };
+      await store.recordFailure(key);
+      await store.recordFailure(key);
+      expect((await store.list('counted', 'crm'))[0]?.failureCount).to.equal(2);
+
+      const at = new Date('2026-11-23T10:00:00.123Z');
+      await store.recordSuccess(key, at);
+
+      const [row] = await store.list('counted', 'crm');
+      expect(row?.failureCount).to.equal(0);
+      expect(row?.lastSuccessAt?.toISOString()).to.equal(at.toISOString());
+    });
+  });
+}
