@@ -60,66 +60,70 @@ export interface Config {
   push: PushConfig;
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
+const port = z
+  .string()
+  .regex(/^\d{1,5}$/, 'must be a port number (0-65535)')
+  .transform(Number)
+  .refine((n) => n <= 65535, 'must be a port number (0-65535)');
+const count = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const emptyAsUnset = (v: unknown) => (v === '' ? undefined : v);
-const optionalString = z.preprocess(emptyAsUnset, z.string().optional());
 
 const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: z.preprocess(
-    emptyAsUnset,
-    z
+  DATABASE_URL: z
       .string()
       .regex(/^(mysql|mariadb):\/\/.+|^sqlite:.+/, 'must be mysql://… or sqlite:<file>')
       .optional(),
-  ),
-  REDIS_URL: z.preprocess(
-    emptyAsUnset,
-    z.string().regex(/^rediss?:\/\/.+/, 'must be redis://… or rediss://…').optional(),
-  ),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'must be redis://… or rediss://…').optional(),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('axion'),
-  MQTT_URL: z.preprocess(
-    emptyAsUnset,
-    z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be mqtt://, mqtts://, ws:// or wss://').optional(),
-  ),
-  MQTT_USERNAME: optionalString,
-  MQTT_PASSWORD: optionalString,
+  MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be mqtt://, mqtts://, ws:// or wss://').optional(),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
   MQTT_TOPIC_ROOT: z
     .string()
     .refine(isValidTopicRoot, 'must be 1-64 characters of [A-Za-z0-9._-]')
     .default('axion'),
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
-  MQTT_PORT: z.preprocess(emptyAsUnset, port.optional()),
-  MQTT_WS_PORT: z.preprocess(emptyAsUnset, port.optional()),
+  MQTT_PORT: port.optional(),
+  MQTT_WS_PORT: port.optional(),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
-  HTTP_PORT: z.preprocess(emptyAsUnset, port.optional()),
-  AUTH_JWT_SECRET: z.preprocess(
-    emptyAsUnset,
-    z.string().min(32, 'must be at least 32 characters').optional(),
-  ),
-  API_KEYS: z.string().default(''),
+  HTTP_PORT: port.optional(),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  API_KEYS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const keys = parseApiKeys(value);
+      if (typeof keys === 'string') {
+        ctx.addIssue({ code: 'custom', message: keys });
+        return z.NEVER;
+      }
+      return keys;
+    }),
   VAPID_SUBJECT: z
     .string()
     .regex(/^(mailto:.+@.+|https:\/\/.+)$/, 'must be a mailto: address or an https: URL')
     .default('mailto:push-admin@example.com'),
-  PUSH_ENDPOINT_ALLOWLIST: z.preprocess(
-    emptyAsUnset,
-    z
+  PUSH_ENDPOINT_ALLOWLIST: z
       .string()
       .transform((v) => v.split(',').map((h) => h.trim().toLowerCase().replace(/^\*\./, '')))
       .refine((hosts) => hosts.every((h) => /^[a-z0-9.-]+\.[a-z0-9-]+$/.test(h)), {
         message: 'must be comma-separated host names (a leading *. is allowed)',
       })
       .optional(),
-  ),
   PUSH_ALLOW_INSECURE_LOOPBACK: flag.default(false),
-  PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
-  PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  PUSH_CONCURRENCY: count(1, 1000, 16),
+  PUSH_TIMEOUT_MS: count(100, 120_000, 10_000),
+  PUSH_MAX_ATTEMPTS: count(1, 50, 8),
 });
 
 /**
@@ -127,14 +131,16 @@ const schema = z.object({
  * naming its variable, so a bad deployment fails with one readable message.
  */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = schema.safeParse(env);
+  // A variable set to nothing (`LOG_LEVEL=` in .env, `${X}` in compose) means "not set".
+  const given = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
     throw new ConfigError(`invalid settings:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
-  const apiKeys = parseApiKeys(e.API_KEYS);
-  if (typeof apiKeys === 'string') throw new ConfigError(`invalid settings:\n  API_KEYS: ${apiKeys}`);
   const dataDir = resolve(e.DATA_DIR);
   const portSetting = (value: number | undefined, fallback: number): PortSetting => ({
     port: value ?? fallback,
@@ -157,7 +163,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ws: portSetting(e.MQTT_WS_PORT, 8883),
     },
     http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000) },
-    auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys },
+    auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
     push: {
       vapidSubject: e.VAPID_SUBJECT,
       endpointPolicy: {

@@ -1,0 +1,216 @@
+import { resolve } from 'node:path';
+import { expect } from 'chai';
+import {
+  formatApiKeys,
+  loadConfig,
+  parseApiKeys,
+  requireSetting,
+  type ApiKey,
+} from '../../shared/config/index.js';
+import { ConfigError } from '../../shared/errors/index.js';
+import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
+
+const KEY_A = 'a'.repeat(16);
+const KEY_B = 'b'.repeat(24);
+
+/** The ConfigError that `env` produces; fails the test when loading succeeds or throws else. */
+function configErrorFor(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected loadConfig(${JSON.stringify(env)}) to throw`);
+}
+
+describe('loadConfig', () => {
+  it('uses a SQLite file under DATA_DIR and the default ports, marked as not explicit', () => {
+    const config = loadConfig({});
+
+    expect(config.dataDir).to.equal(resolve('./data'));
+    expect(config.database.url).to.equal(`sqlite:${resolve('./data', 'axion-push.sqlite')}`);
+    expect(config.broker.tcp).to.deep.equal({ port: 1883, explicit: false });
+    expect(config.broker.ws).to.deep.equal({ port: 8883, explicit: false });
+    expect(config.http.port).to.deep.equal({ port: 3000, explicit: false });
+    expect(config.redis.url).to.equal(undefined);
+    expect(config.mqtt.topicRoot).to.equal('axion');
+    expect(config.logLevel).to.equal('info');
+    expect(config.auth.apiKeys).to.deep.equal([]);
+    expect(config.push.endpointPolicy).to.deep.equal({
+      allowedHosts: DEFAULT_PUSH_HOSTS,
+      allowInsecureLoopback: false,
+    });
+  });
+
+  it('puts the SQLite file under a DATA_DIR that is set', () => {
+    const config = loadConfig({ DATA_DIR: '/srv/axion' });
+
+    expect(config.dataDir).to.equal(resolve('/srv/axion'));
+    expect(config.database.url).to.equal(`sqlite:${resolve('/srv/axion', 'axion-push.sqlite')}`);
+  });
+
+  it('marks ports that are set as explicit, including port 0', () => {
+    const config = loadConfig({ HTTP_PORT: '8080', MQTT_PORT: '0', MQTT_WS_PORT: '9001' });
+
+    expect(config.http.port).to.deep.equal({ port: 8080, explicit: true });
+    expect(config.broker.tcp).to.deep.equal({ port: 0, explicit: true });
+    expect(config.broker.ws).to.deep.equal({ port: 9001, explicit: true });
+  });
+
+  const badSettings: Array<[string, string]> = [
+    ['HTTP_PORT', 'abc'],
+    ['HTTP_PORT', '70000'],
+    ['MQTT_PORT', '-1'],
+    ['DATABASE_URL', 'postgres://x'],
+    ['REDIS_URL', 'http://x'],
+    ['MQTT_TOPIC_ROOT', 'a/b'],
+    ['AUTH_JWT_SECRET', 'too-short-for-hs256'],
+    ['LOG_LEVEL', 'loud'],
+    ['PUSH_ALLOW_INSECURE_LOOPBACK', 'maybe'],
+    ['PUSH_ENDPOINT_ALLOWLIST', 'fcm.googleapis.com,evil host'],
+    ['API_KEYS', 'svc:only-two-fields'],
+  ];
+  for (const [variable, value] of badSettings) {
+    it(`rejects ${variable}=${value} with a ConfigError naming ${variable}`, () => {
+      const error = configErrorFor({ [variable]: value });
+
+      expect(error.message).to.include(variable);
+    });
+  }
+
+  it('reports several bad variables in one error', () => {
+    const error = configErrorFor({ HTTP_PORT: 'abc', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' });
+
+    expect(error.message).to.include('HTTP_PORT');
+    expect(error.message).to.include('LOG_LEVEL');
+    expect(error.message).to.include('REDIS_URL');
+  });
+
+  it('reports a malformed API_KEYS together with the other bad variables', () => {
+    const error = configErrorFor({ HTTP_PORT: 'abc', API_KEYS: 'svc:only-two-fields' });
+
+    expect(error.message).to.include('HTTP_PORT');
+    expect(error.message).to.include('API_KEYS');
+  });
+
+  it('never repeats a rejected secret in its error message', () => {
+    const secret = 'short-jwt-secret';
+    const key = 'k'.repeat(20);
+
+    expect(configErrorFor({ AUTH_JWT_SECRET: secret }).message).not.to.include(secret);
+    expect(configErrorFor({ API_KEYS: `svc:${key}:crm:root` }).message).not.to.include(key);
+  });
+
+  it('treats empty connection, port, secret and list variables as unset', () => {
+    const empty = ['DATABASE_URL', 'REDIS_URL', 'MQTT_URL', 'HTTP_PORT', 'MQTT_PORT'];
+    const more = ['MQTT_WS_PORT', 'AUTH_JWT_SECRET', 'API_KEYS', 'PUSH_ENDPOINT_ALLOWLIST'];
+    const env = Object.fromEntries([...empty, ...more].map((name) => [name, '']));
+
+    expect(loadConfig(env)).to.deep.equal(loadConfig({}));
+  });
+
+  // A `LOG_LEVEL=` line in .env, or `${LOG_LEVEL}` in compose with nothing exported, is unset.
+  it('treats empty variables that have defaults as unset', () => {
+    const names = ['DATA_DIR', 'LOG_LEVEL', 'MQTT_TOPIC_ROOT', 'QUEUE_PREFIX', 'HTTP_HOST'];
+    const more = ['MQTT_HOST', 'VAPID_SUBJECT', 'PUSH_ALLOW_INSECURE_LOOPBACK', 'PUSH_CONCURRENCY'];
+    const most = ['PUSH_TIMEOUT_MS', 'PUSH_MAX_ATTEMPTS'];
+    const env = Object.fromEntries([...names, ...more, ...most].map((name) => [name, '']));
+
+    expect(loadConfig(env)).to.deep.equal(loadConfig({}));
+  });
+
+  // A blank value must not become 0 ("any free port", chosen explicitly): it is unset.
+  it('treats a blank HTTP_PORT as unset rather than as port 0', () => {
+    expect(loadConfig({ HTTP_PORT: ' ' }).http.port).to.deep.equal({ port: 3000, explicit: false });
+  });
+
+  it('rejects a port written in hex or with a sign', () => {
+    expect(() => loadConfig({ HTTP_PORT: '0x50' })).to.throw(ConfigError, /HTTP_PORT/);
+    expect(() => loadConfig({ MQTT_PORT: '-1' })).to.throw(ConfigError, /MQTT_PORT/);
+  });
+
+  it('replaces the default push hosts with PUSH_ENDPOINT_ALLOWLIST and strips a leading *.', () => {
+    const allowlist = '*.Push.Example.com, fcm.googleapis.com';
+
+    const config = loadConfig({ PUSH_ENDPOINT_ALLOWLIST: allowlist });
+
+    expect(config.push.endpointPolicy.allowedHosts).to.deep.equal([
+      'push.example.com',
+      'fcm.googleapis.com',
+    ]);
+  });
+
+  it('reads PUSH_ALLOW_INSECURE_LOOPBACK as a flag', () => {
+    expect(loadConfig({ PUSH_ALLOW_INSECURE_LOOPBACK: 'yes' }).push.endpointPolicy)
+      .to.have.property('allowInsecureLoopback', true);
+    expect(loadConfig({ PUSH_ALLOW_INSECURE_LOOPBACK: '0' }).push.endpointPolicy)
+      .to.have.property('allowInsecureLoopback', false);
+  });
+
+  it('parses API_KEYS into the auth settings', () => {
+    const config = loadConfig({ API_KEYS: `crm-service:${KEY_A}:crm` });
+
+    expect(config.auth.apiKeys).to.deep.equal([
+      { name: 'crm-service', key: KEY_A, packages: ['crm'], admin: false },
+    ]);
+  });
+});
+
+describe('parseApiKeys', () => {
+  it('reads a * scope, a + joined scope and the admin flag', () => {
+    const keys = parseApiKeys(`ops:${KEY_A}:*:admin, billing:${KEY_B}:billing+crm`);
+
+    expect(keys).to.deep.equal([
+      { name: 'ops', key: KEY_A, packages: '*', admin: true },
+      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false },
+    ]);
+  });
+
+  it('returns no keys for an empty value', () => {
+    expect(parseApiKeys('')).to.deep.equal([]);
+  });
+
+  const malformed: Array<[string, string]> = [
+    ['a key shorter than 16 characters', 'svc:short-key:crm'],
+    ['a repeated key', `one:${KEY_A}:crm,two:${KEY_A}:billing`],
+    ['a bad package name', `svc:${KEY_A}:crm+bad/pkg`],
+    ['a bad key name', `svc#1:${KEY_A}:crm`],
+    ['a fourth field other than admin', `svc:${KEY_A}:crm:root`],
+    ['a fifth field', `svc:${KEY_A}:crm:admin:extra`],
+    ['a missing scope', `svc:${KEY_A}`],
+  ];
+  for (const [problem, value] of malformed) {
+    it(`rejects ${problem} with a message`, () => {
+      expect(parseApiKeys(value)).to.be.a('string');
+    });
+  }
+
+  it('survives a round trip through formatApiKeys', () => {
+    const keys: ApiKey[] = [
+      { name: 'ops', key: KEY_A, packages: '*', admin: true },
+      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false },
+    ];
+
+    expect(parseApiKeys(formatApiKeys(keys))).to.deep.equal(keys);
+  });
+});
+
+describe('requireSetting', () => {
+  it('returns a value that is set', () => {
+    const url = 'redis://cache:6379';
+
+    expect(requireSetting(url, 'REDIS_URL', 'set it')).to.equal(url);
+  });
+
+  it('throws a ConfigError naming the variable and the hint when the value is missing', () => {
+    expect(() => requireSetting(undefined, 'REDIS_URL', 'point it at Redis 7')).to.throw(
+      ConfigError,
+      /REDIS_URL.*point it at Redis 7/,
+    );
+  });
+
+  it('treats an empty list as missing', () => {
+    expect(() => requireSetting([], 'API_KEYS', 'add a key')).to.throw(ConfigError, /API_KEYS/);
+  });
+});
