@@ -13,6 +13,7 @@ import {
   assertWholePath,
   listSubscriptions,
   openPush,
+  postNotification,
   subscribeUser,
   waitForMessage,
   type Deployment,
@@ -41,11 +42,13 @@ describe('the whole path, all-in-one (npm start)', function () {
   let dataDir: string;
   let system: ServiceProcess;
   let deployment: Deployment;
+  let wsPort: number;
 
   async function start(): Promise<void> {
     // No REDIS_URL and no DATABASE_URL: the embedded default, as on a fresh machine.
     system = new ServiceProcess(dist('all-in-one'), { ...commonEnv, DATA_DIR: dataDir });
     const ready = await system.waitForLog('axion-push ready');
+    wsPort = Number(ready['mqttWsPort']);
     deployment = {
       httpBase: `http://127.0.0.1:${ready['httpPort']}`,
       mqttUrl: `mqtt://127.0.0.1:${ready['mqttPort']}`,
@@ -93,6 +96,21 @@ describe('the whole path, all-in-one (npm start)', function () {
     } finally {
       await producer.endAsync();
       await subscriber.dashboard.endAsync();
+    }
+  });
+
+  it('serves dashboards over MQTT on WebSocket at /mqtt', async function () {
+    const subscriber = await subscribeUser(deployment);
+    await subscriber.dashboard.endAsync();
+    const { connectAsync } = await import('mqtt');
+    const ws = await connectAsync(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: `ws-${randomUUID()}`, reconnectPeriod: 0 });
+    try {
+      const received = new Promise<string>((resolve) => ws.on('message', (_t, payload) => resolve(payload.toString())));
+      await ws.subscribeAsync(`axion/e2e/push/${subscriber.user}`, { qos: 1 });
+      const id = await postNotification(deployment, { package: 'e2e', target: { user: subscriber.user }, title: 'Over WebSocket', delivery: 'realtime' });
+      expect(JSON.parse(await received)).to.include({ id, title: 'Over WebSocket', user: subscriber.user });
+    } finally {
+      await ws.endAsync();
     }
   });
 
