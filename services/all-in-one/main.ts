@@ -1,50 +1,56 @@
-import { loadConfig, readEnv } from '../../shared/config/index.js';
-import { closeAll, onShutdownSignal } from '../../shared/lifecycle/index.js';
-import { createLogger } from '../../shared/logging/index.js';
+import type { Config } from '../../shared/config/index.js';
+import { runProcess } from '../../shared/lifecycle/index.js';
 import { DEMO_PACKAGE, DEMO_USER, signDemoToken } from './local-credentials.js';
 import { startAllInOne, type AllInOne } from './start-all-in-one.js';
 
 const startedAt = performance.now();
-const config = loadConfig(readEnv(process.env));
-const log = createLogger({ level: config.logLevel, name: 'all-in-one' });
-let system: AllInOne;
-try {
-  system = await startAllInOne(config, log);
-} catch (err) {
-  log.fatal({ err }, 'axion-push failed to start');
-  process.exit(1);
-}
-onShutdownSignal(() => closeAll(system.services, log), log);
 
-const { httpPort, broker } = system;
-log.info(
-  { httpPort, mqttPort: broker?.tcpPort, mqttWsPort: broker?.wsPort, startupMs: Math.round(performance.now() - startedAt) },
-  'axion-push ready',
-);
-const moved = (actual: number, wanted: number) => (actual === wanted ? '' : `   (${wanted} was taken)`);
-const lines = [
-  '',
-  'axion-push is running. Ctrl-C stops it.',
-  `  HTTP API       http://localhost:${httpPort}${moved(httpPort, config.http.port.port)}`,
-  broker
-    ? `  MQTT           mqtt://localhost:${broker.tcpPort}${moved(broker.tcpPort, config.broker.tcp.port)}`
-    : `  MQTT           external broker ${config.mqtt.url}`,
-  ...(broker ? [`  MQTT over WS   ws://localhost:${broker.wsPort}/mqtt${moved(broker.wsPort, config.broker.ws.port)}`] : []),
-  `  database       ${config.database.url.replace(/\/\/[^@]*@/, '//***@')}`,
-  `  redis          ${system.privateRedis ? `private redis-server (${system.redisUrl}), data in ${config.dataDir}/redis` : 'REDIS_URL'}`,
-];
-if (system.local) {
-  const token = await signDemoToken(system.local.jwtSecret);
-  lines.push(
-    '',
-    'Local credentials (generated, kept in data/local-credentials.json; for local use only):',
-    `  user JWT       ${token}`,
-    `                 (user "${DEMO_USER}", package "${DEMO_PACKAGE}", valid 30 days)`,
-    `  service key    ${system.local.apiKey.key}   (all packages, admin)`,
-    '',
-    'Send a notification:',
-    `  curl -X POST http://localhost:${httpPort}/v1/notifications -H 'x-api-key: ${system.local.apiKey.key}' \\`,
-    `    -H 'content-type: application/json' -d '{"package":"${DEMO_PACKAGE}","target":{"user":"${DEMO_USER}"},"title":"Hello"}'`,
+await runProcess('all-in-one', async ({ config, log, started }) => {
+  const system = await startAllInOne(config, log);
+  started.push(...system.services);
+  const { httpPort, broker } = system;
+  log.info(
+    {
+      httpPort,
+      mqttPort: broker?.tcpPort,
+      mqttWsPort: broker?.wsPort,
+      startupMs: Math.round(performance.now() - startedAt),
+    },
+    'axion-push ready',
   );
+  console.log(await banner(config, system));
+});
+
+async function banner(config: Config, system: AllInOne): Promise<string> {
+  const { httpPort, broker } = system;
+  const moved = (actual: number, wanted: number) => (actual === wanted ? '' : `   (${wanted} was taken)`);
+  const lines = [
+    '',
+    'axion-push is running. Ctrl-C stops it.',
+    `  HTTP API       http://localhost:${httpPort}${moved(httpPort, config.http.port.port)}`,
+    broker
+      ? `  MQTT           mqtt://localhost:${broker.tcpPort}${moved(broker.tcpPort, config.broker.tcp.port)}`
+      : `  MQTT           external broker ${config.mqtt.url}`,
+    ...(broker
+      ? [`  MQTT over WS   ws://localhost:${broker.wsPort}/mqtt${moved(broker.wsPort, config.broker.ws.port)}`]
+      : []),
+    `  database       ${config.database.url.replace(/\/\/[^@]*@/, '//***@')}`,
+    `  redis          ${system.privateRedis ? `private redis-server (${system.redisUrl}), data in ${config.dataDir}/redis` : 'REDIS_URL'}`,
+  ];
+  if (system.local) {
+    const token = await signDemoToken(system.local.jwtSecret);
+    const key = system.local.apiKey.key;
+    lines.push(
+      '',
+      'Local credentials (generated, kept in data/local-credentials.json; for local use only):',
+      `  user JWT       ${token}`,
+      `                 (user "${DEMO_USER}", package "${DEMO_PACKAGE}", valid 30 days)`,
+      `  service key    ${key}   (all packages, admin)`,
+      '',
+      'Send a notification:',
+      `  curl -X POST http://localhost:${httpPort}/v1/notifications -H 'x-api-key: ${key}' \\`,
+      `    -H 'content-type: application/json' -d '{"package":"${DEMO_PACKAGE}","target":{"user":"${DEMO_USER}"},"title":"Hello"}'`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
-console.log(lines.join('\n') + '\n');

@@ -1,4 +1,6 @@
-export { closeAll, onShutdownSignal } from './service.js';
+export { closeAll, onShutdownSignal, SHUTDOWN_TIMEOUT_MS } from './service.js';
 export type { Service } from './service.js';
 export { listen, closeServer } from './listen.js';
 export type { ListenOptions } from './listen.js';
+export { runProcess } from './run-process.js';
+export type { ProcessContext } from './run-process.js';
