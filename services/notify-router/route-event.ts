@@ -28,7 +28,9 @@ export interface RouteOutcome {
 export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<RouteOutcome> {
   const { event } = job;
   const users = usersOf(job.target);
-  const expiresAt = Date.parse(job.acceptedAt) + event.ttl * 1000;
+  // RFC 8030 §5.2: the TTL runs from when the message is sent; a scheduled event is sent at
+  // its sendAt, not when it was accepted.
+  const expiresAt = Date.parse(event.sendAt ?? job.acceptedAt) + event.ttl * 1000;
   const pushJobs: PushJob[] = [];
 
   await Promise.all(

@@ -6,7 +6,7 @@ import type {
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
-import { preparePush } from './prepare-push.js';
+import { encryptMessage, pushRequest } from './prepare-push.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
 import type { PushSender } from './web-push-sender.js';
 
@@ -56,13 +56,18 @@ export async function deliverPush(
   const subscriptions = (await deps.subscriptions.listActive(job.user, job.package)).filter(
     (s) => !alreadySettled.has(s.endpointHash),
   );
-  await Promise.all(
-    subscriptions.map(async (subscription) => {
-      const outcome = await sendOne(deps, job, subscription, now);
-      report.counts[outcome]++;
-      (outcome === 'retry' ? report.retry : report.settled).push(subscription.endpointHash);
-    }),
-  );
+  // allSettled: one subscription's failure (its VAPID key cannot be loaded, the database
+  // blinks) must not lose the outcomes of the others, or a retry would send to them again.
+  const results = await Promise.allSettled(subscriptions.map((s) => sendOne(deps, job, s, now)));
+  results.forEach((result, i) => {
+    const { endpointHash } = subscriptions[i]!;
+    if (result.status === 'rejected') {
+      deps.log.error({ err: result.reason, eventId: job.eventId }, 'push failed unexpectedly; will retry');
+    }
+    const outcome = result.status === 'fulfilled' ? result.value : 'retry';
+    report.counts[outcome]++;
+    (outcome === 'retry' ? report.retry : report.settled).push(endpointHash);
+  });
   return report;
 }
 
@@ -80,9 +85,9 @@ async function sendOne(
     log.warn({ problem }, 'endpoint not allowed; not sent');
     return 'blocked';
   }
-  let request;
+  let body: Buffer;
   try {
-    request = preparePush(job, subscription, await deps.vapidKeyFor(subscription), deps.authorizer, now());
+    body = encryptMessage(job, subscription);
   } catch (err) {
     if (!(err instanceof TypeError)) throw err;
     // Keys that cannot encrypt will never work: the browser must subscribe again.
@@ -90,6 +95,12 @@ async function sendOne(
     log.warn({ err: err.message }, 'subscription keys unusable; deactivated');
     return 'gone';
   }
+  // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
+  // job is retried while an operator fixes the key.
+  const vapidKey = await deps.vapidKeyFor(subscription);
+  const origin = new URL(subscription.endpoint).origin;
+  const authorization = deps.authorizer.authorization(origin, vapidKey);
+  const request = pushRequest(job, subscription.endpoint, body, authorization, now());
   let response;
   try {
     response = await deps.sender.send(request);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NotificationStore } from '../database/index.js';
+import type { NotificationRow } from '../entities/index.js';
 import { ConflictError, TooLargeError, ValidationError } from '../errors/index.js';
 import {
   buildMessage,
@@ -55,23 +56,36 @@ export async function acceptEvent(
     requestId: input.requestId,
   };
   assertFitsOneRecord(job);
-  const delayMs = sendDelay(event.sendAt, now);
+  let delayMs: number;
+  try {
+    delayMs = sendDelay(event.sendAt, now);
+  } catch (err) {
+    // A producer retrying after the sendAt it first gave has passed is still a repeat.
+    const existing = givenId === undefined ? null : await deps.notifications.get(id);
+    if (!existing || !sameEvent(existing, job)) throw err;
+    delayMs = 0;
+  }
 
   const recorded = await deps.notifications.record(job);
   if (!recorded.created) {
-    const { existing } = recorded;
-    const same =
-      existing.package === job.package &&
-      existing.target === JSON.stringify(job.target) &&
-      existing.event === JSON.stringify(job.event);
-    if (!same) throw new ConflictError(`event id ${id} was already used for another event`);
-    job.acceptedAt = existing.createdAt.toISOString();
+    if (!sameEvent(recorded.existing, job)) {
+      throw new ConflictError(`event id ${id} was already used for another event`);
+    }
+    job.acceptedAt = recorded.existing.createdAt.toISOString();
   }
   // Also on a repeat: the first attempt may have failed between recording and queueing. The
   // deterministic job id makes this a no-op when the job is already there.
   await deps.routeQueue.add(job, delayMs);
   deps.log.debug({ eventId: id, package: job.package, repeated: !recorded.created }, 'event accepted');
   return { id, repeated: !recorded.created };
+}
+
+function sameEvent(existing: NotificationRow, job: RouteJob): boolean {
+  return (
+    existing.package === job.package &&
+    existing.target === JSON.stringify(job.target) &&
+    existing.event === JSON.stringify(job.event)
+  );
 }
 
 // RFC 8291 §4 / RFC 8188: the Message must fit one record; checked here so that an event

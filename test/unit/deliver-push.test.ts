@@ -1,0 +1,371 @@
+import { expect } from 'chai';
+import {
+  hashEndpoint,
+  type SubscriptionStore,
+  type VapidKey,
+} from '../../shared/database/index.js';
+import { buildMessage, eventSchema, type PushJob } from '../../shared/events/index.js';
+import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
+import { generateVapidKeyPair } from '../../shared/vapid/index.js';
+import { deliverPush, type DeliverPushDeps } from '../../services/push-worker/deliver-push.js';
+import { createVapidAuthorizer } from '../../services/push-worker/vapid-jwt.js';
+import type {
+  PushRequest,
+  PushResponse,
+  PushSender,
+} from '../../services/push-worker/web-push-sender.js';
+import { FakeSubscriptionStore } from '../support/fake-subscription-store.js';
+import { testLogger } from '../support/silent-logger.js';
+import {
+  createBrowserKeys,
+  decryptPayload,
+  verifyVapidAuthorization,
+  type BrowserKeys,
+} from '../support/web-push-receiver.js';
+
+const PKG = 'crm';
+const USER = 'alice';
+const ACCEPTED_AT = Date.UTC(2026, 10, 23, 10, 0, 0);
+const NOW = ACCEPTED_AT + 10 * 60_000;
+const FCM = 'https://fcm.googleapis.com/fcm/send/c1Kx:APA91b';
+const MOZILLA = 'https://updates.push.services.mozilla.com/wpush/v2/gAAAAABn';
+const APPLE = 'https://web.push.apple.com/QGx7Zm9v';
+const WINDOWS = 'https://wns2-par02p.notify.windows.com/w/?token=BQYAAAD';
+const EDGE_FCM = 'https://fcm.googleapis.com/fcm/send/dEdGe:APA91c';
+const FOREIGN = 'https://push.attacker.example/steal';
+
+/** A push service per endpoint: a status to answer, or an error to throw as a network failure. */
+class ScriptedPushSender implements PushSender {
+  readonly requests: PushRequest[] = [];
+  readonly unexpected: string[] = [];
+  private readonly script = new Map<string, number | Error>();
+
+  answer(endpoint: string, outcome: number | Error): this {
+    this.script.set(endpoint, outcome);
+    return this;
+  }
+
+  async send(push: PushRequest): Promise<PushResponse> {
+    const outcome = this.script.get(push.endpoint);
+    if (outcome === undefined) {
+      // deliverPush turns a throw into 'retry', so unexpected sends are checked after each test.
+      this.unexpected.push(push.endpoint);
+      throw new Error(`no push to ${push.endpoint} was expected`);
+    }
+    this.requests.push(push);
+    if (outcome instanceof Error) throw outcome;
+    return { status: outcome, headers: {}, text: '' };
+  }
+
+  close(): Promise<void> {
+    throw new Error('close was not expected');
+  }
+
+  sentTo(): string[] {
+    return this.requests.map((r) => r.endpoint);
+  }
+}
+
+/** A store for tests in which delivery must not touch the store at all. */
+const untouchableStore = new Proxy({} as SubscriptionStore, {
+  get: (_, method) => () => {
+    throw new Error(`SubscriptionStore.${String(method)} was not expected`);
+  },
+});
+
+let senders: ScriptedPushSender[] = [];
+
+function arrange(options: { now?: number } = {}) {
+  const now = () => options.now ?? NOW;
+  const store = new FakeSubscriptionStore(() => new Date(now()));
+  const sender = new ScriptedPushSender();
+  senders.push(sender);
+  const vapidKey: VapidKey = { id: 7, package: PKG, ...generateVapidKeyPair() };
+  const browsers = new Map<string, BrowserKeys>();
+  const deps: DeliverPushDeps = {
+    subscriptions: store,
+    vapidKeyFor: async () => vapidKey,
+    sender,
+    authorizer: createVapidAuthorizer({ subject: 'mailto:ops@example.com', now }),
+    endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
+    log: testLogger(),
+    now,
+  };
+  /** A browser of `user` subscribes at `endpoint`; returns its keys. */
+  function subscribe(endpoint: string, user = USER): BrowserKeys {
+    const keys = createBrowserKeys();
+    const { p256dh, auth } = keys;
+    store.add({ user, package: PKG, endpoint, p256dh, auth, vapidKeyId: 7 });
+    browsers.set(endpoint, keys);
+    return keys;
+  }
+  return { deps, store, sender, vapidKey, subscribe };
+}
+
+function pushJob(overrides: Partial<PushJob> = {}): PushJob {
+  const event = eventSchema.parse({ title: 'Invoice paid', body: 'INV-1 was paid', url: '/inv/1' });
+  const createdAt = new Date(ACCEPTED_AT).toISOString();
+  return {
+    eventId: 'evt-1',
+    package: PKG,
+    user: USER,
+    message: buildMessage(event, { id: 'evt-1', package: PKG, user: USER, createdAt }),
+    ttl: 3600,
+    urgency: 'high',
+    expiresAt: ACCEPTED_AT + 3600 * 1000,
+    ...overrides,
+  };
+}
+
+const NONE = new Set<string>();
+
+describe('deliverPush', () => {
+  beforeEach(() => {
+    senders = [];
+  });
+  afterEach(() => {
+    for (const sender of senders) expect(sender.unexpected, 'unexpected pushes').to.deep.equal([]);
+  });
+
+  describe('when the push service accepts the message (201)', () => {
+    it('reports it sent and settled, and records the success on the subscription', async () => {
+      const { deps, store, subscribe, sender } = arrange();
+      subscribe(FCM);
+      await store.recordFailure({ user: USER, package: PKG, endpointHash: hashEndpoint(FCM) });
+      sender.answer(FCM, 201);
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(report.counts).to.include({ sent: 1, gone: 0, rejected: 0, blocked: 0, retry: 0 });
+      expect(report).to.include({ expired: false });
+      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect(report.retry).to.deep.equal([]);
+      const row = store.row(USER, PKG, FCM);
+      expect(row.lastSuccessAt).to.deep.equal(new Date(NOW));
+      expect(row.failureCount).to.equal(0);
+      expect(row.active).to.equal('Y');
+    });
+
+    it('sends a body that the browser decrypts to the Message as JSON', async () => {
+      const { deps, subscribe, sender } = arrange();
+      const browser = subscribe(FCM);
+      sender.answer(FCM, 201);
+
+      await deliverPush(deps, pushJob(), NONE);
+
+      const [request] = sender.requests;
+      const plaintext = decryptPayload({ body: request!.body, ...browser });
+      expect(JSON.parse(plaintext.toString('utf8'))).to.deep.equal({
+        id: 'evt-1',
+        package: PKG,
+        user: USER,
+        title: 'Invoice paid',
+        body: 'INV-1 was paid',
+        url: '/inv/1',
+        createdAt: '2026-11-23T10:00:00.000Z',
+      });
+    });
+
+    it('sends Content-Encoding aes128gcm, the Urgency of the job and no Topic when it has none', async () => {
+      const { deps, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, 201);
+
+      await deliverPush(deps, pushJob({ urgency: 'very-low' }), NONE);
+
+      const headers = sender.requests[0]!.headers;
+      expect(headers).to.include({ 'content-encoding': 'aes128gcm', urgency: 'very-low' });
+      expect(headers).not.to.have.property('topic');
+    });
+
+    it('sends the Topic of the job when it has one', async () => {
+      const { deps, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, 201);
+
+      await deliverPush(deps, pushJob({ topic: 'invoice-1' }), NONE);
+
+      expect(sender.requests[0]!.headers).to.include({ topic: 'invoice-1' });
+    });
+
+    it('sets TTL to what is left of the event lifetime', async () => {
+      const { deps, subscribe, sender } = arrange({ now: ACCEPTED_AT + 600_000 });
+      subscribe(FCM);
+      sender.answer(FCM, 201);
+
+      await deliverPush(deps, pushJob({ ttl: 3600, expiresAt: ACCEPTED_AT + 3_600_000 }), NONE);
+
+      expect(sender.requests[0]!.headers).to.include({ ttl: '3000' });
+    });
+
+    it('never sets TTL above the ttl of the job', async () => {
+      const { deps, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, 201);
+
+      await deliverPush(deps, pushJob({ ttl: 60, expiresAt: NOW + 3_600_000 }), NONE);
+
+      expect(sender.requests[0]!.headers).to.include({ ttl: '60' });
+    });
+
+    it('authorizes with a VAPID token for the endpoint origin signed with the package key', async () => {
+      const { deps, subscribe, sender, vapidKey } = arrange();
+      subscribe(MOZILLA);
+      sender.answer(MOZILLA, 201);
+
+      await deliverPush(deps, pushJob(), NONE);
+
+      const verified = verifyVapidAuthorization(sender.requests[0]!.headers['authorization']!);
+      expect(verified.publicKey).to.equal(vapidKey.publicKey);
+      expect(verified.claims.aud).to.equal('https://updates.push.services.mozilla.com');
+      expect(verified.claims.sub).to.equal('mailto:ops@example.com');
+      expect(verified.claims.exp).to.be.above(NOW / 1000);
+    });
+  });
+
+  for (const status of [404, 410]) {
+    it(`deactivates the subscription as push-service-${status} when the push service answers ${status}, and does not retry`, async () => {
+      const { deps, store, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, status);
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(store.row(USER, PKG, FCM)).to.include({
+        active: 'N',
+        deactivatedReason: `push-service-${status}`,
+      });
+      expect(report.counts.gone).to.equal(1);
+      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect(report.retry).to.deep.equal([]);
+    });
+  }
+
+  for (const status of [400, 401, 403, 413]) {
+    it(`counts a ${status} answer as rejected, records a failure and does not retry`, async () => {
+      const { deps, store, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, status);
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(report.counts.rejected).to.equal(1);
+      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect(report.retry).to.deep.equal([]);
+      expect(store.row(USER, PKG, FCM)).to.include({ failureCount: 1, active: 'Y' });
+    });
+  }
+
+  const transient: [string, number | Error][] = [
+    ['a 429 answer', 429],
+    ['a 500 answer', 500],
+    ['a 503 answer', 503],
+    ['a network error', Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' })],
+  ];
+  for (const [what, outcome] of transient) {
+    it(`retries the endpoint after ${what} and leaves the subscription as it was`, async () => {
+      const { deps, store, subscribe, sender } = arrange();
+      subscribe(FCM);
+      sender.answer(FCM, outcome);
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(report.retry).to.deep.equal([hashEndpoint(FCM)]);
+      expect(report.settled).to.deep.equal([]);
+      expect(report.counts.retry).to.equal(1);
+      expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', failureCount: 0 });
+    });
+  }
+
+  it('does not send again to endpoints that settled in an earlier attempt', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FCM);
+    subscribe(MOZILLA);
+    sender.answer(MOZILLA, 201);
+
+    const report = await deliverPush(deps, pushJob(), new Set([hashEndpoint(FCM)]));
+
+    expect(sender.sentTo()).to.deep.equal([MOZILLA]);
+    expect(report.settled).to.deep.equal([hashEndpoint(MOZILLA)]);
+    expect(report.counts.sent).to.equal(1);
+  });
+
+  it('sends nothing to an endpoint the policy does not allow and reports it blocked', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FOREIGN);
+
+    const report = await deliverPush(deps, pushJob(), NONE);
+
+    expect(sender.requests).to.deep.equal([]);
+    expect(report.counts.blocked).to.equal(1);
+    expect(report.settled).to.deep.equal([hashEndpoint(FOREIGN)]);
+    expect(report.retry).to.deep.equal([]);
+  });
+
+  const lateClocks = [
+    ['reaches', ACCEPTED_AT + 3_600_000],
+    ['has passed', ACCEPTED_AT + 7_200_000],
+  ] as const;
+  for (const [what, now] of lateClocks) {
+    it(`reports the job expired, sends nothing and does not query the store once the clock ${what} expiresAt`, async () => {
+      const { deps: arranged, sender } = arrange({ now });
+      const deps = { ...arranged, subscriptions: untouchableStore };
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(report.expired).to.equal(true);
+      expect(report.settled).to.deep.equal([]);
+      expect(report.retry).to.deep.equal([]);
+      expect(report.counts).to.deep.equal({ sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 });
+      expect(sender.requests).to.deep.equal([]);
+    });
+  }
+
+  it('gives the right counts for several subscriptions of one user with mixed outcomes', async () => {
+    const { deps, store, subscribe, sender } = arrange();
+    for (const endpoint of [FCM, EDGE_FCM, MOZILLA, APPLE, WINDOWS, FOREIGN]) subscribe(endpoint);
+    subscribe('https://fcm.googleapis.com/fcm/send/bob-phone', 'bob');
+    sender.answer(FCM, 201).answer(EDGE_FCM, 201).answer(MOZILLA, 410);
+    sender.answer(APPLE, 403).answer(WINDOWS, 503);
+
+    const report = await deliverPush(deps, pushJob(), NONE);
+
+    expect(report.counts).to.deep.equal({ sent: 2, gone: 1, rejected: 1, blocked: 1, retry: 1 });
+    const settled = [FCM, EDGE_FCM, MOZILLA, APPLE, FOREIGN];
+    expect(report.settled).to.have.members(settled.map(hashEndpoint));
+    expect(report.retry).to.deep.equal([hashEndpoint(WINDOWS)]);
+    expect(sender.sentTo()).to.have.members([FCM, EDGE_FCM, MOZILLA, APPLE, WINDOWS]);
+    expect(store.row(USER, PKG, MOZILLA).active).to.equal('N');
+    expect(store.row(USER, PKG, APPLE).failureCount).to.equal(1);
+  });
+
+  // Losing which endpoints accepted would make the retry send to them again.
+  it('keeps an endpoint that accepted settled when the key of another subscription cannot be loaded', async () => {
+    const { deps, subscribe, sender, vapidKey } = arrange();
+    subscribe(FCM);
+    subscribe(MOZILLA);
+    sender.answer(FCM, 201);
+    const vapidKeyFor: DeliverPushDeps['vapidKeyFor'] = async (subscription) => {
+      if (subscription.endpoint === MOZILLA) throw new Error('database unavailable');
+      return vapidKey;
+    };
+
+    const report = await deliverPush({ ...deps, vapidKeyFor }, pushJob(), NONE);
+
+    expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+    expect(report.retry).to.deep.equal([hashEndpoint(MOZILLA)]);
+  });
+
+  // A broken VAPID key is an operator problem, not a reason to drop browsers.
+  it('does not deactivate a subscription because the package VAPID key is broken', async () => {
+    const { deps, store, subscribe, vapidKey } = arrange();
+    subscribe(FCM);
+    const broken = { ...vapidKey, privateKey: generateVapidKeyPair().privateKey };
+
+    await deliverPush({ ...deps, vapidKeyFor: async () => broken }, pushJob(), NONE).catch(
+      () => undefined,
+    );
+
+    expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', deactivatedReason: null });
+  });
+});

@@ -1,0 +1,172 @@
+import { expect } from 'chai';
+import {
+  buildMessage,
+  routeJobSchema,
+  type EventInput,
+  type PushJob,
+  type RouteJob,
+  type Target,
+} from '../../shared/events/index.js';
+import type { PushQueue } from '../../shared/queue/index.js';
+import { createTopics } from '../../shared/topics/index.js';
+import type { RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
+import { routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
+import { testLogger } from '../support/silent-logger.js';
+
+const ACCEPTED_AT = '2026-11-23T10:00:00.000Z';
+
+/** A broker that acknowledges every publish, except on topics told to fail. */
+class RecordingPublisher implements RealtimePublisher {
+  readonly published: { topic: string; payload: string }[] = [];
+  private readonly failing = new Map<string, Error>();
+
+  failOn(topic: string, error: Error): this {
+    this.failing.set(topic, error);
+    return this;
+  }
+
+  async publish(topic: string, payload: string): Promise<void> {
+    const error = this.failing.get(topic);
+    if (error) throw error;
+    this.published.push({ topic, payload });
+  }
+}
+
+class RecordingPushQueue implements PushQueue {
+  readonly batches: PushJob[][] = [];
+
+  async addBulk(jobs: readonly PushJob[]): Promise<void> {
+    this.batches.push([...jobs]);
+  }
+
+  close(): Promise<void> {
+    throw new Error('close was not expected');
+  }
+
+  jobs(): PushJob[] {
+    return this.batches.flat();
+  }
+}
+
+function arrange() {
+  const realtime = new RecordingPublisher();
+  const pushQueue = new RecordingPushQueue();
+  const deps: RouteEventDeps = { realtime, pushQueue, topics: createTopics(), log: testLogger() };
+  return { deps, realtime, pushQueue };
+}
+
+function routeJob(event: Partial<EventInput> = {}, target: Target = { user: 'alice' }): RouteJob {
+  return routeJobSchema.parse({
+    id: 'evt-1',
+    package: 'crm',
+    target,
+    event: { title: 'Invoice paid', body: 'INV-1 was paid', url: '/inv/1', ...event },
+    acceptedAt: ACCEPTED_AT,
+    source: 'http',
+    requestId: 'req-1',
+  });
+}
+
+/** The Message `user` should receive, as it looks once sent as JSON. */
+function messageFor(job: RouteJob, user: string): unknown {
+  const ids = { id: job.id, package: job.package, user, createdAt: job.acceptedAt };
+  return JSON.parse(JSON.stringify(buildMessage(job.event, ids)));
+}
+
+describe('routeEvent', () => {
+  it("publishes the user's Message as JSON on axion/<pkg>/push/<user>", async () => {
+    const { deps, realtime } = arrange();
+    const job = routeJob();
+
+    await routeEvent(deps, job);
+
+    expect(realtime.published).to.have.length(1);
+    expect(realtime.published[0]!.topic).to.equal('axion/crm/push/alice');
+    expect(JSON.parse(realtime.published[0]!.payload)).to.deep.equal(messageFor(job, 'alice'));
+  });
+
+  for (const delivery of ['offline', 'always'] as const) {
+    it(`queues a push job when delivery is ${delivery}`, async () => {
+      const { deps, pushQueue } = arrange();
+
+      const outcome = await routeEvent(deps, routeJob({ delivery }));
+
+      expect(pushQueue.jobs().map((j) => j.user)).to.deep.equal(['alice']);
+      expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 1 });
+    });
+  }
+
+  it('queues no push job when delivery is realtime, but still publishes', async () => {
+    const { deps, realtime, pushQueue } = arrange();
+
+    const outcome = await routeEvent(deps, routeJob({ delivery: 'realtime' }));
+
+    expect(pushQueue.jobs()).to.deep.equal([]);
+    expect(realtime.published).to.have.length(1);
+    expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 0 });
+  });
+
+  it('gives the push job the Message, the event id, urgency, topic, ttl and an expiry of acceptedAt + ttl', async () => {
+    const { deps, pushQueue } = arrange();
+    const job = routeJob({ ttl: 600, urgency: 'high', topic: 'invoice-1' });
+
+    await routeEvent(deps, job);
+
+    const [pushJob] = pushQueue.jobs();
+    expect(pushJob).to.deep.include({
+      eventId: 'evt-1',
+      package: 'crm',
+      user: 'alice',
+      ttl: 600,
+      urgency: 'high',
+      topic: 'invoice-1',
+      expiresAt: Date.parse(ACCEPTED_AT) + 600 * 1000,
+      requestId: 'req-1',
+    });
+    expect(JSON.parse(JSON.stringify(pushJob!.message))).to.deep.equal(messageFor(job, 'alice'));
+  });
+
+  it('publishes once and queues one push job per user of a users target, in one addBulk call', async () => {
+    const { deps, realtime, pushQueue } = arrange();
+    const users = ['alice', 'bob', 'carol@example.com'];
+    const job = routeJob({}, { users });
+
+    const outcome = await routeEvent(deps, job);
+
+    expect(realtime.published.map((p) => p.topic)).to.have.members(
+      users.map((u) => `axion/crm/push/${u}`),
+    );
+    for (const { topic, payload } of realtime.published) {
+      const user = topic.split('/')[3]!;
+      expect(JSON.parse(payload)).to.deep.equal(messageFor(job, user));
+    }
+    expect(pushQueue.batches).to.have.length(1);
+    expect(pushQueue.batches[0]!.map((j) => j.user)).to.have.members(users);
+    for (const pushJob of pushQueue.batches[0]!) {
+      expect(pushJob.message.user).to.equal(pushJob.user);
+    }
+    expect(outcome).to.deep.equal({ realtime: 3, pushQueued: 3 });
+  });
+
+  it('rejects when a publish fails, so that the route job is retried', async () => {
+    const { deps, realtime } = arrange();
+    realtime.failOn('axion/crm/push/bob', new Error('broker unavailable'));
+
+    const routing = routeEvent(deps, routeJob({}, { users: ['alice', 'bob'] }));
+
+    await routing.then(
+      () => expect.fail('routeEvent resolved although a publish failed'),
+      (err: Error) => expect(err.message).to.equal('broker unavailable'),
+    );
+  });
+
+  // A scheduled event's TTL runs from its sendAt.
+  it('counts the lifetime of a scheduled event from its sendAt, not from when it was accepted', async () => {
+    const { deps, pushQueue } = arrange();
+    const sendAt = '2026-11-25T10:00:00.000Z';
+
+    await routeEvent(deps, routeJob({ ttl: 3600, sendAt }));
+
+    expect(pushQueue.jobs()[0]!.expiresAt).to.equal(Date.parse(sendAt) + 3600 * 1000);
+  });
+});
