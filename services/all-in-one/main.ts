@@ -23,7 +23,8 @@ await runProcess('all-in-one', async ({ config, log, started }) => {
 
 async function banner(config: Config, system: AllInOne): Promise<string> {
   const { httpPort, broker } = system;
-  const moved = (actual: number, wanted: number) => (actual === wanted ? '' : `   (${wanted} was taken)`);
+  const moved = (actual: number, wanted: number) =>
+    actual === wanted || wanted === 0 ? '' : `   (${wanted} was taken)`;
   const lines = [
     '',
     'axion-push is running. Ctrl-C stops it.',
@@ -42,7 +43,7 @@ async function banner(config: Config, system: AllInOne): Promise<string> {
     const key = system.local.apiKey.key;
     lines.push(
       '',
-      'Local credentials (generated, kept in data/local-credentials.json; for local use only):',
+      `Local credentials (generated, kept in ${config.dataDir}/local-credentials.json; for local use only):`,
       `  user JWT       ${token}`,
       `                 (user "${DEMO_USER}", package "${DEMO_PACKAGE}", valid 30 days)`,
       `  service key    ${key}   (all packages, admin)`,

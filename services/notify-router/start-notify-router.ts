@@ -35,8 +35,8 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   const producer = connectRedis(deps.redis.url, { log, role: 'router-producer' });
   const workerRedis = connectRedis(deps.redis.url, { log, role: 'router-worker' });
   const prefix = deps.redis.queuePrefix;
-  const routeQueue = createRouteQueue({ connection: producer, prefix });
-  const pushQueue = createPushQueue({ connection: producer, prefix, pushAttempts: deps.pushAttempts });
+  const routeQueue = createRouteQueue({ connection: producer, prefix, log });
+  const pushQueue = createPushQueue({ connection: producer, prefix, log, pushAttempts: deps.pushAttempts });
   const notifications = createNotificationStore(deps.dataSource);
 
   // A persistent session (clean: false) keeps QoS 1 events that producers publish while this

@@ -69,7 +69,7 @@ export function createAuthenticator(options: {
 }
 
 /** Throws unless the caller may act for `pkg`. */
-export function assertPackageAccess(caller: UserCaller | ServiceCaller, pkg: string): void {
+export function assertPackageAccess(caller: Pick<ServiceCaller, 'packages'>, pkg: string): void {
   const allowed = caller.packages === '*' || caller.packages.includes(pkg);
   if (!allowed) throw new ForbiddenError(`not allowed for package ${pkg}`);
 }

@@ -30,7 +30,7 @@ export interface SubscriptionApi extends Service {
 export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<SubscriptionApi> {
   const log = deps.log.child({ part: 'subscription-api' });
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
-  const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix });
+  const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   const app = createApp({
     auth: createAuthenticator(deps.auth),
     subscriptions: createSubscriptionStore(deps.dataSource),

@@ -1,4 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Router } from 'express';
+import { ForbiddenError } from '../../shared/errors/index.js';
 import { z } from 'zod';
 import {
   nameSchema,
@@ -14,7 +16,7 @@ import {
   type SubscriptionDeps,
 } from './register-subscription.js';
 
-const listQuerySchema = z.object({ package: nameSchema.optional() });
+const listQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
 
 /** `/v1/subscriptions`: a user's own browser subscriptions. */
 export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticator }): Router {
@@ -35,14 +37,15 @@ export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticato
   });
 
   router.get('/v1/subscriptions', async (req, res) => {
-    const caller = await deps.auth.user(req.headers.authorization);
     const query = parseOrThrow(listQuerySchema, req.query, 'query');
-    if (query.package) assertPackageAccess(caller, query.package);
-    const rows = await deps.subscriptions.list(caller.user, query.package);
-    const visible = rows.filter((r) => caller.packages.includes(r.package));
+    const { user, packages } = await listingScope(deps.auth, req.headers, query);
+    if (query.package) assertPackageAccess({ packages }, query.package);
+    const rows = await deps.subscriptions.list(user, query.package);
+    const visible = rows.filter((r) => packages === '*' || packages.includes(r.package));
     res.json({
       subscriptions: visible.map((r) => ({
         id: r.endpointHash,
+        user: r.user,
         package: r.package,
         endpoint: r.endpoint,
         module: r.module,
@@ -58,4 +61,23 @@ export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticato
   });
 
   return router;
+}
+
+/**
+ * Whose subscriptions a listing may show: a user sees their own; an admin API key may name any
+ * `user=` within the packages the key covers.
+ */
+async function listingScope(
+  auth: Authenticator,
+  headers: IncomingHttpHeaders,
+  query: { user?: string },
+): Promise<{ user: string; packages: readonly string[] | '*' }> {
+  if (query.user === undefined) {
+    const caller = await auth.user(headers.authorization);
+    return { user: caller.user, packages: caller.packages };
+  }
+  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : undefined;
+  const caller = auth.service(headers.authorization, apiKey);
+  if (!caller.admin) throw new ForbiddenError('listing another user\'s subscriptions needs an admin key');
+  return { user: query.user, packages: caller.packages };
 }

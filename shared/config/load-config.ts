@@ -51,6 +51,8 @@ export interface PushConfig {
 export interface Config {
   dataDir: string;
   logLevel: string;
+  /** `pretty` for a person at a terminal, `json` for machines; unset: pretty only on a TTY. */
+  logFormat: 'json' | 'pretty' | undefined;
   database: DatabaseConfig;
   redis: RedisConfig;
   mqtt: MqttClientConfig;
@@ -79,6 +81,7 @@ const flag = z
 const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   DATABASE_URL: z
       .string()
       .regex(/^(mysql|mariadb):\/\/.+|^sqlite:.+/, 'must be mysql://… or sqlite:<file>')
@@ -149,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     dataDir,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     database: { url: e.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'axion-push.sqlite')}` },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     mqtt: {

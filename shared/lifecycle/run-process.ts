@@ -27,7 +27,8 @@ export async function runProcess(
     process.stderr.write(`${name}: ${err.message}\n`);
     process.exit(1);
   }
-  const log = createLogger({ level: config.logLevel, name });
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === undefined && process.stdout.isTTY);
+  const log = createLogger({ level: config.logLevel, name, pretty });
   const started: Service[] = [];
   try {
     await start({ config, log, started });

@@ -49,13 +49,18 @@ export function onShutdownSignal(
       process.exit(1);
     }, timeoutMs).unref();
     stop(signal).then(
-      () => process.exit(0),
+      () => exitAfterFlush(log, 0, 'stopped'),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exitAfterFlush(log, 1, 'stopped with errors');
       },
     );
   };
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
+}
+
+function exitAfterFlush(log: Logger, code: number, message: string): void {
+  log.info(message);
+  log.flush(() => process.exit(code));
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -23,12 +24,29 @@ const REDACT = [
   '*.keys',
 ];
 
-/** One logger per process, created in `main.ts` and passed down; modules take child loggers. */
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+/**
+ * One logger per process, created in `main.ts` and passed down; modules take child loggers.
+ * JSON lines by default; `pretty` renders them for a person at a terminal when pino-pretty is
+ * installed (it is a development dependency, absent from production images).
+ */
+export function createLogger(options: { level: string; name?: string; pretty?: boolean }): Logger {
+  const settings = {
     level: options.level,
     base: { service: options.name ?? 'axion-push' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  if (options.pretty && prettyAvailable()) {
+    return pino(settings, pino.transport({ target: 'pino-pretty', options: { ignore: 'pid,hostname,service', singleLine: true, sync: true } }));
+  }
+  return pino(settings);
+}
+
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PushJob, RouteJob } from '../events/index.js';
+import type { Logger } from '../logging/index.js';
 import { QUEUE_NAMES, pushJobId, routeJobId } from '../topics/index.js';
 
 /** How long finished jobs are kept: their ids are what turns a repeat into a no-op. */
@@ -21,6 +22,7 @@ export interface PushQueue {
 
 export interface QueueSettings {
   connection: Redis;
+  log: Logger;
   prefix: string;
   /** Push delivery attempts before a job fails for good. */
   pushAttempts?: number;
@@ -31,8 +33,14 @@ const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnFail: { age: 7 * DEDUPLICATION_WINDOW_SECONDS },
 };
 
+function openQueue(name: string, settings: QueueSettings): Queue {
+  const queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
+  queue.on('error', (err) => settings.log.warn({ err: err.message, queue: name }, 'queue error'));
+  return queue;
+}
+
 export function createRouteQueue(settings: QueueSettings): RouteQueue {
-  const queue = new Queue(QUEUE_NAMES.route, { connection: settings.connection, prefix: settings.prefix });
+  const queue = openQueue(QUEUE_NAMES.route, settings);
   return {
     async add(job, delayMs) {
       await queue.add('route', job, {
@@ -48,7 +56,7 @@ export function createRouteQueue(settings: QueueSettings): RouteQueue {
 }
 
 export function createPushQueue(settings: QueueSettings): PushQueue {
-  const queue = new Queue(QUEUE_NAMES.push, { connection: settings.connection, prefix: settings.prefix });
+  const queue = openQueue(QUEUE_NAMES.push, settings);
   const attempts = settings.pushAttempts ?? 8;
   return {
     async addBulk(jobs) {

@@ -23,6 +23,7 @@ import { createBrowserKeys } from '../support/web-push-receiver.js';
 
 const SERVICE_KEY = 'crm-service-key-0123456789';
 const OTHER_KEY = 'billing-service-key-0123456789';
+const ADMIN_KEY = 'crm-admin-key-0123456789abcdef';
 
 describe('subscription-api on MariaDB and Redis', function () {
   let testDb: TestDatabase;
@@ -37,13 +38,14 @@ describe('subscription-api on MariaDB and Redis', function () {
     testDb = await createTestDatabase('mysql');
     database = await startDatabase(testDb.config, testLogger());
     redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
-    routeQueue = createRouteQueue({ connection: redis, prefix });
+    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
     const app = createApp({
       auth: createAuthenticator({
         jwtSecret: TEST_JWT_SECRET,
         apiKeys: [
           { name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false },
           { name: 'billing-app', key: OTHER_KEY, packages: ['billing'], admin: false },
+          { name: 'crm-admin', key: ADMIN_KEY, packages: ['crm'], admin: true },
         ],
       }),
       subscriptions: createSubscriptionStore(database.dataSource),
@@ -191,6 +193,23 @@ describe('subscription-api on MariaDB and Redis', function () {
       expect(removed.status).to.equal(200);
       const after = await call('GET', '/v1/subscriptions?package=crm', undefined, auth);
       expect(after.body['subscriptions'][0]).to.include({ active: false, deactivatedReason: 'unsubscribed' });
+    });
+
+    it("lets an admin key list any user's subscriptions within its packages, and nobody else", async function () {
+      const user = `u-${randomUUID()}`;
+      const token = await userToken(user, ['crm', 'billing']);
+      await call('POST', '/v1/subscriptions', browserSubscription('crm'), { authorization: `Bearer ${token}` });
+      await call('POST', '/v1/subscriptions', browserSubscription('billing'), { authorization: `Bearer ${token}` });
+
+      const asAdmin = await call('GET', `/v1/subscriptions?user=${user}`, undefined, { 'x-api-key': ADMIN_KEY });
+      expect(asAdmin.status).to.equal(200);
+      expect(asAdmin.body['subscriptions'].map((s: { package: string }) => s.package)).to.deep.equal(['crm']);
+      const outside = await call('GET', `/v1/subscriptions?user=${user}&package=billing`, undefined, { 'x-api-key': ADMIN_KEY });
+      expect(outside.status).to.equal(403);
+      const notAdmin = await call('GET', `/v1/subscriptions?user=${user}`, undefined, { 'x-api-key': SERVICE_KEY });
+      expect(notAdmin.status).to.equal(403);
+      const asUser = await call('GET', `/v1/subscriptions?user=${user}`, undefined, { authorization: `Bearer ${token}` });
+      expect(asUser.status).to.equal(401);
     });
 
     it('answers 404 when deleting an endpoint the caller never subscribed', async function () {
