@@ -1,3 +1,4 @@
+import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { buildMessage, usersOf, type PushJob, type RouteJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { PushQueue } from '../../shared/queue/index.js';
@@ -6,6 +7,7 @@ import type { RealtimePublisher } from './realtime-publisher.js';
 
 export interface RouteEventDeps {
   realtime: RealtimePublisher;
+  status: Pick<DeliveryStatus, 'set'>;
   pushQueue: PushQueue;
   topics: Topics;
   log: Logger;
@@ -59,6 +61,7 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   );
   await deps.pushQueue.addBulk(pushJobs);
   const outcome = { realtime: users.length, pushQueued: pushJobs.length };
+  await deps.status.set(job.id, outcome);
   deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');
   return outcome;
 }

@@ -5,6 +5,7 @@ import { connectAsync, type IPublishPacket } from 'mqtt';
 import type { DataSource } from 'typeorm';
 import type { MqttClientConfig, RedisConfig } from '../../shared/config/index.js';
 import { createNotificationStore } from '../../shared/database/index.js';
+import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -77,7 +78,13 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   }
   await client.subscribeAsync(topics.notifyWildcard, { qos: 1 });
 
-  const routeDeps = { realtime: createMqttPublisher(client), pushQueue, topics, log };
+  const routeDeps = {
+    realtime: createMqttPublisher(client),
+    pushQueue,
+    status: createDeliveryStatus(producer, prefix),
+    topics,
+    log,
+  };
   const worker = new Worker(
     QUEUE_NAMES.route,
     async (job) => {

@@ -1,14 +1,17 @@
 import type {
   DeliverableSubscription,
+  SubscriptionKey,
   SubscriptionStore,
   VapidKey,
 } from '../../shared/database/index.js';
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import { DEFAULT_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { encryptMessage, pushRequest } from './prepare-push.js';
+import { parseRetryAfter } from './retry-policy.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
-import type { PushSender } from './web-push-sender.js';
+import type { PushResponse, PushSender } from './web-push-sender.js';
 
 export interface DeliverPushDeps {
   subscriptions: SubscriptionStore;
@@ -17,24 +20,43 @@ export interface DeliverPushDeps {
   sender: PushSender;
   authorizer: VapidAuthorizer;
   endpointPolicy: EndpointPolicy;
+  originGate: OriginGate;
+  /** Called as each endpoint settles, before it counts as settled (crash-safe progress). */
+  onSettled?(endpointHash: string): Promise<void>;
+  onSent?(sample: { origin: string; outcome: SendOutcome; seconds: number }): void;
   log: Logger;
   now?: () => number;
 }
 
+/**
+ * sent: accepted (2xx). gone: the subscription is dead (404/410, expired, unusable keys) and
+ * deactivated. rejected: refused for good (other 4xx). blocked: our policy refused the
+ * endpoint. retry: try later (429, 5xx, network, deadline, origin paused).
+ */
 export type SendOutcome = 'sent' | 'gone' | 'rejected' | 'blocked' | 'retry';
 
 export interface DeliveryReport {
+  /** The event's TTL ran out before this attempt: nothing was sent. */
   expired: boolean;
+  /** Subscriptions that were still to be reached when the TTL ran out. */
+  expiredCount: number;
   /** Endpoint hashes with a final outcome: never sent to again for this job. */
   settled: string[];
   /** Endpoint hashes to try again later. */
   retry: string[];
+  /** The longest wait a push service asked for (Retry-After, or a paused origin). */
+  retryAfterMs: number | null;
   counts: Record<SendOutcome, number>;
+}
+
+interface SendResult {
+  outcome: SendOutcome;
+  retryAfterMs?: number;
 }
 
 /**
  * Delivers one user's Message to each of their active subscriptions that has not already
- * settled in an earlier attempt. A dead subscription (404/410) is an outcome, not an error.
+ * settled in an earlier attempt. A dead subscription is an outcome, not an error.
  */
 export async function deliverPush(
   deps: DeliverPushDeps,
@@ -44,29 +66,45 @@ export async function deliverPush(
   const now = deps.now ?? Date.now;
   const report: DeliveryReport = {
     expired: false,
+    expiredCount: 0,
     settled: [],
     retry: [],
+    retryAfterMs: null,
     counts: { sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 },
   };
-  // RFC 8030 §5.2: after its TTL a message is worthless; do not send it late.
-  if (now() >= job.expiresAt) {
-    report.expired = true;
-    return report;
-  }
   const subscriptions = (await deps.subscriptions.listActive(job.user, job.package)).filter(
     (s) => !alreadySettled.has(s.endpointHash),
   );
+  // RFC 8030 §5.2: after its TTL a message is worthless; do not send it late.
+  if (now() >= job.expiresAt) {
+    report.expired = true;
+    report.expiredCount = subscriptions.length;
+    return report;
+  }
   // allSettled: one subscription's failure (its VAPID key cannot be loaded, the database
   // blinks) must not lose the outcomes of the others, or a retry would send to them again.
-  const results = await Promise.allSettled(subscriptions.map((s) => sendOne(deps, job, s, now)));
-  results.forEach((result, i) => {
+  const results = await Promise.allSettled(
+    subscriptions.map(async (subscription) => {
+      const result = await sendOne(deps, job, subscription, now);
+      if (result.outcome !== 'retry') await deps.onSettled?.(subscription.endpointHash);
+      return result;
+    }),
+  );
+  results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;
-    if (result.status === 'rejected') {
-      deps.log.error({ err: result.reason, eventId: job.eventId }, 'push failed unexpectedly; will retry');
+    if (settled.status === 'rejected') {
+      deps.log.error({ err: settled.reason, eventId: job.eventId }, 'push failed unexpectedly; will retry');
     }
-    const outcome = result.status === 'fulfilled' ? result.value : 'retry';
-    report.counts[outcome]++;
-    (outcome === 'retry' ? report.retry : report.settled).push(endpointHash);
+    const result: SendResult = settled.status === 'fulfilled' ? settled.value : { outcome: 'retry' };
+    report.counts[result.outcome]++;
+    if (result.outcome !== 'retry') {
+      report.settled.push(endpointHash);
+      return;
+    }
+    report.retry.push(endpointHash);
+    if (result.retryAfterMs !== undefined) {
+      report.retryAfterMs = Math.max(report.retryAfterMs ?? 0, result.retryAfterMs);
+    }
   });
   return report;
 }
@@ -76,15 +114,27 @@ async function sendOne(
   job: PushJob,
   subscription: DeliverableSubscription,
   now: () => number,
-): Promise<SendOutcome> {
-  const key = { user: subscription.user, package: subscription.package, endpointHash: subscription.endpointHash };
-  const endpointHost = new URL(subscription.endpoint).host;
-  const log = deps.log.child({ eventId: job.eventId, endpointHost, requestId: job.requestId });
+): Promise<SendResult> {
+  const key: SubscriptionKey = {
+    user: subscription.user,
+    package: subscription.package,
+    endpointHash: subscription.endpointHash,
+  };
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
+  const url = new URL(subscription.endpoint);
+  const log = deps.log.child({ eventId: job.eventId, endpointHost: url.host, requestId: job.requestId });
   if (problem) {
     log.warn({ problem }, 'endpoint not allowed; not sent');
-    return 'blocked';
+    return { outcome: 'blocked' };
   }
+  if (subscription.expirationTime && subscription.expirationTime.getTime() <= now()) {
+    await deps.subscriptions.deactivate(key, 'subscription-expired');
+    log.info('subscription past its expirationTime; deactivated');
+    return { outcome: 'gone' };
+  }
+  const paused = deps.originGate.waitFor(url.origin);
+  if (paused > 0) return { outcome: 'retry', retryAfterMs: paused };
+
   let body: Buffer;
   try {
     body = encryptMessage(job, subscription);
@@ -93,38 +143,64 @@ async function sendOne(
     // Keys that cannot encrypt will never work: the browser must subscribe again.
     await deps.subscriptions.deactivate(key, 'invalid-keys');
     log.warn({ err: err.message }, 'subscription keys unusable; deactivated');
-    return 'gone';
+    return { outcome: 'gone' };
   }
   // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
   // job is retried while an operator fixes the key.
-  const vapidKey = await deps.vapidKeyFor(subscription);
-  const origin = new URL(subscription.endpoint).origin;
-  const authorization = deps.authorizer.authorization(origin, vapidKey);
-  const request = pushRequest(job, subscription.endpoint, body, authorization, now());
-  let response;
+  const authorization = deps.authorizer.authorization(url.origin, await deps.vapidKeyFor(subscription));
+  const started = now();
+  let response: PushResponse;
   try {
-    response = await deps.sender.send(request);
+    response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started));
   } catch (err) {
-    log.warn({ err: (err as Error).message }, 'push service unreachable; will retry');
-    return 'retry';
+    if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
+      log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
+      return { outcome: 'blocked' };
+    }
+    log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
+    deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
+    return { outcome: 'retry' };
   }
+  const result = await classify(deps, key, job, response, log, now);
+  deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
+  if (result.outcome === 'retry' && (response.status === 429 || response.status === 503)) {
+    deps.originGate.pause(url.origin, result.retryAfterMs ?? DEFAULT_ORIGIN_PAUSE_MS);
+  }
+  return result;
+}
+
+async function classify(
+  deps: DeliverPushDeps,
+  key: SubscriptionKey,
+  job: PushJob,
+  response: PushResponse,
+  log: Logger,
+  now: () => number,
+): Promise<SendResult> {
   const { status } = response;
   if (status >= 200 && status < 300) {
     await deps.subscriptions.recordSuccess(key, new Date(now()));
-    log.info({ status, user: job.user }, 'push sent');
-    return 'sent';
+    // RFC 8030 §5.2: the service may keep the message for less time than we asked.
+    log.info({ status, user: job.user, serviceTtl: response.headers['ttl'] }, 'push sent');
+    return { outcome: 'sent' };
   }
   if (status === 404 || status === 410) {
     await deps.subscriptions.deactivate(key, `push-service-${status}`);
     log.info({ status }, 'subscription gone; deactivated');
-    return 'gone';
+    return { outcome: 'gone' };
   }
   if (status === 429 || status >= 500) {
-    log.warn({ status, body: response.text }, 'push service busy or failing; will retry');
-    return 'retry';
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now()) ?? undefined;
+    log.warn({ status, retryAfterMs, body: response.text }, 'push service busy or failing; will retry');
+    return { outcome: 'retry', retryAfterMs };
   }
   await deps.subscriptions.recordFailure(key);
-  const hint = status === 403 ? 'the VAPID key does not match the one the browser subscribed with' : undefined;
+  const hint =
+    status === 403
+      ? 'the VAPID key does not match the one the browser subscribed with'
+      : status === 413
+        ? 'the payload is too large for this push service'
+        : undefined;
   log.warn({ status, body: response.text, hint }, 'push rejected');
-  return 'rejected';
+  return { outcome: 'rejected' };
 }

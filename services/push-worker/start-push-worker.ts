@@ -1,81 +1,117 @@
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { PushConfig, RedisConfig } from '../../shared/config/index.js';
 import { createSubscriptionStore, createVapidKeyStore } from '../../shared/database/index.js';
-import { pushJobSchema } from '../../shared/events/index.js';
+import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
+import { pushJobSchema, type PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import { deliverPush } from './deliver-push.js';
+import { deliverPush, type DeliverPushDeps, type DeliveryReport } from './deliver-push.js';
+import { createOriginGate } from './origin-gate.js';
+import { RetryLaterError, retryDelay } from './retry-policy.js';
+import { createSettledLedger } from './settled-ledger.js';
 import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
-import { createWebPushSender } from './web-push-sender.js';
+import { createWebPushSender, type PushSender } from './web-push-sender.js';
 
 export interface PushWorkerDeps {
   push: PushConfig;
   redis: RedisConfig & { url: string };
   dataSource: DataSource;
   log: Logger;
-}
-
-/** What a job remembers between attempts: endpoints that must not be sent to again. */
-function settledSoFar(progress: unknown): string[] {
-  const settled = (progress as { settled?: unknown } | null)?.settled;
-  return Array.isArray(settled) ? settled.filter((s): s is string => typeof s === 'string') : [];
+  /** Replaces the HTTP sender (tests: DNS answers, scripted failures). */
+  sender?: PushSender;
+  now?: () => number;
 }
 
 /**
  * Starts the BullMQ worker that delivers Web Push. The processor is thin: parse the job, call
- * `deliverPush`, and turn "some endpoints must be retried" into a failed attempt that BullMQ
- * retries with backoff, remembering which endpoints already settled.
+ * `deliverPush` with the endpoints already settled, then either finish, or schedule the next
+ * attempt no sooner than the push services asked, or give up as expired when that would be
+ * after the event's TTL.
  */
 export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   const log = deps.log.child({ part: 'push-worker' });
+  const now = deps.now ?? Date.now;
   if (deps.push.endpointPolicy.allowInsecureLoopback) {
     log.warn('PUSH_ALLOW_INSECURE_LOOPBACK is on: pushes may go to http:// loopback endpoints');
   }
-  const subscriptions = createSubscriptionStore(deps.dataSource);
-  const sender = createWebPushSender({
-    timeoutMs: deps.push.timeoutMs,
-    connectionsPerOrigin: deps.push.concurrency,
-  });
-  const deliverDeps = {
-    subscriptions,
+  const connection = connectRedis(deps.redis.url, { log, role: 'push-worker' });
+  const prefix = deps.redis.queuePrefix;
+  const ledger = createSettledLedger(connection, prefix);
+  const status = createDeliveryStatus(connection, prefix);
+  const sender =
+    deps.sender ??
+    createWebPushSender({ timeoutMs: deps.push.timeoutMs, connectionsPerOrigin: deps.push.concurrency });
+  const deliverDeps: DeliverPushDeps = {
+    subscriptions: createSubscriptionStore(deps.dataSource),
     vapidKeyFor: createVapidKeyCache(createVapidKeyStore(deps.dataSource)),
     sender,
     authorizer: createVapidAuthorizer({ subject: deps.push.vapidSubject }),
     endpointPolicy: deps.push.endpointPolicy,
+    originGate: createOriginGate(now),
     log,
+    now,
   };
-  const connection = connectRedis(deps.redis.url, { log, role: 'push-worker' });
-  const worker = new Worker(
-    QUEUE_NAMES.push,
-    async (job) => {
-      const parsed = pushJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`malformed push job: ${parsed.error.message}`);
-      const settled = settledSoFar(job.progress);
-      const report = await deliverPush(deliverDeps, parsed.data, new Set(settled));
-      if (report.retry.length > 0) {
-        await job.updateProgress({ settled: [...settled, ...report.settled] });
-        throw new Error(`${report.retry.length} endpoint(s) to retry`);
-      }
-      return { expired: report.expired, ...report.counts };
+
+  async function process(job: Job): Promise<Record<string, unknown>> {
+    const parsed = pushJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed push job: ${parsed.error.message}`);
+    const data = parsed.data;
+    const jobId = job.id!;
+    const report = await deliverPush(
+      { ...deliverDeps, onSettled: (hash) => ledger.add(jobId, hash, data.expiresAt) },
+      data,
+      await ledger.load(jobId),
+    );
+    if (report.retry.length === 0) {
+      await status.add(data.eventId, { ...settledCounts(report), expired: report.expiredCount, pushDone: 1 });
+      return { ...report.counts, expired: report.expiredCount };
+    }
+    await status.add(data.eventId, settledCounts(report));
+    const delay = retryDelay({ attemptsMade: job.attemptsMade + 1, retryAfterMs: report.retryAfterMs });
+    if (now() + delay >= data.expiresAt) {
+      // Waiting as asked would deliver after the TTL: the message is no longer worth sending.
+      log.info({ eventId: data.eventId, endpoints: report.retry.length }, 'push expired before it could be retried');
+      await status.add(data.eventId, { expired: report.retry.length, pushDone: 1 });
+      return { ...report.counts, expired: report.retry.length };
+    }
+    throw new RetryLaterError(delay, report.retry.length);
+  }
+
+  const worker = new Worker(QUEUE_NAMES.push, process, {
+    connection,
+    prefix,
+    concurrency: deps.push.concurrency,
+    settings: {
+      backoffStrategy: (_attempts, _type, err) => (err instanceof RetryLaterError ? err.delayMs : 1_000),
     },
-    { connection, prefix: deps.redis.queuePrefix, concurrency: deps.push.concurrency },
-  );
+  });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
-  worker.on('failed', (job, err) =>
-    log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'push attempt failed'),
-  );
+  worker.on('failed', (job, err) => {
+    const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.warn({ jobId: job?.id, attempts: job?.attemptsMade, final, err: err.message }, 'push attempt failed');
+    if (final && job) void recordFinalFailure(job, err);
+  });
+  async function recordFinalFailure(job: Job<PushJob>, err: Error): Promise<void> {
+    const failed = err instanceof RetryLaterError ? err.endpoints : 1;
+    await status.add(job.data.eventId, { failed, pushDone: 1 }).catch(() => undefined);
+  }
   log.info({ concurrency: deps.push.concurrency }, 'push-worker started');
 
   return {
     name: 'push-worker',
     async close() {
       await worker.close();
-      await sender.close();
+      if (!deps.sender) await sender.close();
       await connection.quit().catch(() => undefined);
     },
   };
+}
+
+function settledCounts(report: DeliveryReport) {
+  const { sent, gone, rejected, blocked } = report.counts;
+  return { sent, cleaned: gone, failed: rejected + blocked };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
+import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
@@ -16,6 +17,7 @@ export interface AppDeps {
   vapidKeys: VapidKeyStore;
   notifications: NotificationStore;
   routeQueue: RouteQueue;
+  status: DeliveryStatus;
   endpointPolicy: EndpointPolicy;
   log: Logger;
 }

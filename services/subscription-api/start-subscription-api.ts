@@ -6,6 +6,7 @@ import {
   createSubscriptionStore,
   createVapidKeyStore,
 } from '../../shared/database/index.js';
+import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
@@ -37,6 +38,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     vapidKeys: createVapidKeyStore(deps.dataSource),
     notifications: createNotificationStore(deps.dataSource),
     routeQueue,
+    status: createDeliveryStatus(redis, deps.redis.queuePrefix),
     endpointPolicy: deps.push.endpointPolicy,
     log,
   });

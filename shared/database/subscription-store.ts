@@ -8,7 +8,14 @@ export type SubscriptionView = Omit<PushSubscriptionRow, 'p256dh' | 'auth'>;
 /** What the push-worker needs to encrypt and send. */
 export type DeliverableSubscription = Pick<
   PushSubscriptionRow,
-  'user' | 'package' | 'endpointHash' | 'endpoint' | 'p256dh' | 'auth' | 'vapidKeyId'
+  | 'user'
+  | 'package'
+  | 'endpointHash'
+  | 'endpoint'
+  | 'p256dh'
+  | 'auth'
+  | 'vapidKeyId'
+  | 'expirationTime'
 >;
 
 export interface UpsertSubscription {
@@ -106,7 +113,7 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
         where: { user, package: pkg, active: 'Y' },
         select: {
           user: true, package: true, endpointHash: true, endpoint: true, p256dh: true, auth: true,
-          vapidKeyId: true,
+          vapidKeyId: true, expirationTime: true,
         },
       }),
     async recordSuccess(key, at) {

@@ -69,7 +69,8 @@ export function createPushQueue(settings: QueueSettings): PushQueue {
             ...retained,
             jobId: pushJobId(data.eventId, data.user),
             attempts,
-            backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
+            // The push-worker computes each delay itself (Retry-After, TTL): see retry-policy.ts.
+            backoff: { type: 'push-retry' },
           },
         })),
       );

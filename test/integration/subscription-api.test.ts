@@ -11,6 +11,7 @@ import {
   startDatabase,
   type Database,
 } from '../../shared/database/index.js';
+import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES, routeJobId } from '../../shared/topics/index.js';
@@ -52,6 +53,7 @@ describe('subscription-api on MariaDB and Redis', function () {
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
       routeQueue,
+      status: createDeliveryStatus(redis, prefix),
       endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
       log: testLogger(),
     });

@@ -61,7 +61,7 @@ export class FakeSubscriptionStore implements SubscriptionStore {
   async listActive(user: string, pkg: string): Promise<DeliverableSubscription[]> {
     return [...this.rows.values()]
       .filter((r) => r.user === user && r.package === pkg && r.active === 'Y')
-      .map(({ user, package: p, endpointHash, endpoint, p256dh, auth, vapidKeyId }) => ({
+      .map(({ user, package: p, endpointHash, endpoint, p256dh, auth, vapidKeyId, expirationTime }) => ({
         user,
         package: p,
         endpointHash,
@@ -69,6 +69,7 @@ export class FakeSubscriptionStore implements SubscriptionStore {
         p256dh,
         auth,
         vapidKeyId,
+        expirationTime,
       }));
   }
 

@@ -141,6 +141,19 @@ export async function assertWholePath(d: Deployment, s: Subscriber): Promise<voi
   const live = (await listSubscriptions(d, s)).find((x) => x.endpoint.endsWith(s.ok.path));
   expect(live?.active).to.equal(true);
 
+  // The producer can see what happened to the notification.
+  const statusDeadline = Date.now() + 5_000;
+  let status;
+  do {
+    status = await api(d.httpBase, 'GET', `/v1/notifications/${id}`, { 'x-api-key': d.serviceKey });
+    if (status.body.pending === 0 && status.body.cleaned === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < statusDeadline);
+  expect(status.status).to.equal(200);
+  expect(status.body).to.include({
+    id, package: s.pkg, realtime: 1, pushQueued: 1, pushDone: 1, sent: 1, cleaned: 1, failed: 0, expired: 0, pending: 0,
+  });
+
   // No retry ever reaches the dead endpoint: a second notification reaches only the live one.
   const second = await postNotification(d, { package: s.pkg, target: { user: s.user }, title: 'Second', delivery: 'always' });
   await waitForMessage(s, second);

@@ -7,6 +7,7 @@ import {
 import { buildMessage, eventSchema, type PushJob } from '../../shared/events/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { generateVapidKeyPair } from '../../shared/vapid/index.js';
+import { createOriginGate } from '../../services/push-worker/origin-gate.js';
 import { deliverPush, type DeliverPushDeps } from '../../services/push-worker/deliver-push.js';
 import { createVapidAuthorizer } from '../../services/push-worker/vapid-jwt.js';
 import type {
@@ -66,13 +67,6 @@ class ScriptedPushSender implements PushSender {
   }
 }
 
-/** A store for tests in which delivery must not touch the store at all. */
-const untouchableStore = new Proxy({} as SubscriptionStore, {
-  get: (_, method) => () => {
-    throw new Error(`SubscriptionStore.${String(method)} was not expected`);
-  },
-});
-
 let senders: ScriptedPushSender[] = [];
 
 function arrange(options: { now?: number } = {}) {
@@ -88,6 +82,7 @@ function arrange(options: { now?: number } = {}) {
     sender,
     authorizer: createVapidAuthorizer({ subject: 'mailto:ops@example.com', now }),
     endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
+    originGate: createOriginGate(now),
     log: testLogger(),
     now,
   };
@@ -307,13 +302,16 @@ describe('deliverPush', () => {
     ['has passed', ACCEPTED_AT + 7_200_000],
   ] as const;
   for (const [what, now] of lateClocks) {
-    it(`reports the job expired, sends nothing and does not query the store once the clock ${what} expiresAt`, async () => {
-      const { deps: arranged, sender } = arrange({ now });
-      const deps = { ...arranged, subscriptions: untouchableStore };
+    it(`reports the job expired and sends nothing once the clock ${what} expiresAt`, async () => {
+      const { deps, sender, subscribe, store } = arrange({ now });
+      subscribe(FCM);
+      subscribe(MOZILLA);
 
-      const report = await deliverPush(deps, pushJob(), NONE);
+      const report = await deliverPush(deps, pushJob(), new Set([hashEndpoint(MOZILLA)]));
 
       expect(report.expired).to.equal(true);
+      expect(report.expiredCount).to.equal(1);
+      expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', failureCount: 0 });
       expect(report.settled).to.deep.equal([]);
       expect(report.retry).to.deep.equal([]);
       expect(report.counts).to.deep.equal({ sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 });

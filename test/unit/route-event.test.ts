@@ -48,11 +48,21 @@ class RecordingPushQueue implements PushQueue {
   }
 }
 
+/** Routing totals as the status store would hold them: set, not added. */
+class RecordingStatus {
+  readonly totals = new Map<string, Record<string, number>>();
+
+  async set(eventId: string, counts: Record<string, number>): Promise<void> {
+    this.totals.set(eventId, { ...this.totals.get(eventId), ...counts });
+  }
+}
+
 function arrange() {
   const realtime = new RecordingPublisher();
   const pushQueue = new RecordingPushQueue();
-  const deps: RouteEventDeps = { realtime, pushQueue, topics: createTopics(), log: testLogger() };
-  return { deps, realtime, pushQueue };
+  const status = new RecordingStatus();
+  const deps: RouteEventDeps = { realtime, pushQueue, status, topics: createTopics(), log: testLogger() };
+  return { deps, realtime, pushQueue, status };
 }
 
 function routeJob(event: Partial<EventInput> = {}, target: Target = { user: 'alice' }): RouteJob {
@@ -168,5 +178,15 @@ describe('routeEvent', () => {
     await routeEvent(deps, routeJob({ ttl: 3600, sendAt }));
 
     expect(pushQueue.jobs()[0]!.expiresAt).to.equal(Date.parse(sendAt) + 3600 * 1000);
+  });
+
+  it('records how many users were reached in realtime and queued for push, the same when routed twice', async () => {
+    const { deps, status } = arrange();
+    const job = routeJob({}, { users: ['alice', 'bob', 'carol'] });
+
+    await routeEvent(deps, job);
+    await routeEvent(deps, job);
+
+    expect(status.totals.get('evt-1')).to.deep.equal({ realtime: 3, pushQueued: 3 });
   });
 });

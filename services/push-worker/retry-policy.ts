@@ -1,0 +1,47 @@
+/**
+ * When to try a push again. RFC 9110 §10.2.3: Retry-After is either delay-seconds or an
+ * HTTP-date; RFC 8030 §8.4 has push services send it with 429 and 503.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | null {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return null;
+  const trimmed = raw.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - now);
+}
+
+export interface RetryDelayInput {
+  /** Attempts made so far, counting the one that just failed (1 after the first). */
+  attemptsMade: number;
+  /** What the push services asked for, if anything: never retry sooner. */
+  retryAfterMs: number | null;
+  baseMs?: number;
+  capMs?: number;
+  /** [0, 1): injectable for tests. */
+  random?: () => number;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half the window fixed, half random, so retries of
+ * many jobs spread out without any of them coming back almost at once. Never sooner than a
+ * Retry-After.
+ */
+export function retryDelay(input: RetryDelayInput): number {
+  const { baseMs = 1_000, capMs = 10 * 60_000, random = Math.random } = input;
+  const window = Math.min(capMs, baseMs * 2 ** Math.max(0, input.attemptsMade - 1));
+  const backoff = Math.round(window / 2 + random() * (window / 2));
+  return Math.max(backoff, input.retryAfterMs ?? 0);
+}
+
+/** A push job attempt that left endpoints to retry; BullMQ's backoff takes `delayMs` from it. */
+export class RetryLaterError extends Error {
+  constructor(
+    readonly delayMs: number,
+    readonly endpoints: number,
+  ) {
+    super(`${endpoints} endpoint(s) to retry in ${delayMs} ms`);
+    this.name = 'RetryLaterError';
+  }
+}
