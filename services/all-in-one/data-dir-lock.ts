@@ -18,7 +18,13 @@ export function lockDataDir(dataDir: string): Service {
       );
     }
   }
-  writeFileSync(file, String(process.pid));
+  // 'wx' fails if another process created the file since we looked; 'w' replaces a stale one.
+  try {
+    writeFileSync(file, String(process.pid), { flag: existsSync(file) ? 'w' : 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new ConfigError(`another axion-push is starting on ${dataDir}; set DATA_DIR to another directory`);
+  }
   return { name: 'data-dir-lock', close: async () => rmSync(file, { force: true }) };
 }
 

@@ -1,4 +1,4 @@
-import type { Config } from '../../shared/config/index.js';
+import { redactUrl, type Config } from '../../shared/config/index.js';
 import { runProcess } from '../../shared/lifecycle/index.js';
 import { DEMO_PACKAGE, DEMO_USER, signDemoToken } from './local-credentials.js';
 import { startAllInOne, type AllInOne } from './start-all-in-one.js';
@@ -31,25 +31,29 @@ async function banner(config: Config, system: AllInOne): Promise<string> {
     `  HTTP API       http://localhost:${httpPort}${moved(httpPort, config.http.port.port)}`,
     broker
       ? `  MQTT           mqtt://localhost:${broker.tcpPort}${moved(broker.tcpPort, config.broker.tcp.port)}`
-      : `  MQTT           external broker ${config.mqtt.url}`,
+      : `  MQTT           external broker ${redactUrl(config.mqtt.url ?? '')}`,
     ...(broker
       ? [`  MQTT over WS   ws://localhost:${broker.wsPort}/mqtt${moved(broker.wsPort, config.broker.ws.port)}`]
       : []),
-    `  database       ${config.database.url.replace(/\/\/[^@]*@/, '//***@')}`,
+    `  database       ${redactUrl(config.database.url)}`,
     `  redis          ${system.privateRedis ? `private redis-server (${system.redisUrl}), data in ${config.dataDir}/redis` : 'REDIS_URL'}`,
   ];
-  if (system.local) {
-    const token = await signDemoToken(system.local.jwtSecret);
-    const key = system.local.apiKey.key;
+  const { jwtSecret, apiKey } = system.generated;
+  if (jwtSecret || apiKey) {
+    lines.push('', `Local credentials (generated, kept in ${config.dataDir}/local-credentials.json; for local use only):`);
+  }
+  if (jwtSecret) {
     lines.push(
-      '',
-      `Local credentials (generated, kept in ${config.dataDir}/local-credentials.json; for local use only):`,
-      `  user JWT       ${token}`,
+      `  user JWT       ${await signDemoToken(jwtSecret)}`,
       `                 (user "${DEMO_USER}", package "${DEMO_PACKAGE}", valid 30 days)`,
-      `  service key    ${key}   (all packages, admin)`,
+    );
+  }
+  if (apiKey) {
+    lines.push(
+      `  service key    ${apiKey.key}   (all packages, admin)`,
       '',
       'Send a notification:',
-      `  curl -X POST http://localhost:${httpPort}/v1/notifications -H 'x-api-key: ${key}' \\`,
+      `  curl -X POST http://localhost:${httpPort}/v1/notifications -H 'x-api-key: ${apiKey.key}' \\`,
       `    -H 'content-type: application/json' -d '{"package":"${DEMO_PACKAGE}","target":{"user":"${DEMO_USER}"},"title":"Hello"}'`,
     );
   }

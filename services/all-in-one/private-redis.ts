@@ -31,7 +31,9 @@ export async function startPrivateRedis(dataDir: string, log: Logger): Promise<P
       '--appendonly', 'yes', '--save', '', '--daemonize', 'no',
       '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes',
     ],
-    { stdio: ['ignore', openSync(join(dir, 'redis.log'), 'a'), 'inherit'] },
+    // Detached: Ctrl-C signals the whole foreground process group, and Redis must outlive the
+    // workers until the ordered shutdown stops it last.
+    { stdio: ['ignore', openSync(join(dir, 'redis.log'), 'a'), 'inherit'], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);

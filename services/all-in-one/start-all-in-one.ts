@@ -17,8 +17,8 @@ export interface AllInOne {
   broker: { tcpPort: number; wsPort: number } | null;
   redisUrl: string;
   privateRedis: boolean;
-  /** Generated credentials, when the settings did not provide them. */
-  local: LocalCredentials | null;
+  /** Credentials generated because the settings lacked them; only these may be printed. */
+  generated: { jwtSecret?: string; apiKey?: LocalCredentials['apiKey'] };
 }
 
 /**
@@ -81,7 +81,10 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       broker,
       redisUrl,
       privateRedis: !config.redis.url,
-      local: local && { jwtSecret, apiKey: apiKeys[0]! },
+      generated: {
+        jwtSecret: config.auth.jwtSecret ? undefined : jwtSecret,
+        apiKey: config.auth.apiKeys.length > 0 ? undefined : local!.apiKey,
+      },
     };
   } catch (err) {
     await closeAll(services, log).catch(() => undefined);

@@ -57,11 +57,13 @@ export async function startBroker({ config, log, moveWhenTaken = false }: Broker
 
   const tcpPort = await listen(tcp, {
     host: config.host, setting: config.tcp, variable: 'MQTT_PORT', moveWhenTaken,
+    onError: (err) => log.error({ err }, 'mqtt listener error'),
   });
   let wsPort: number;
   try {
     wsPort = await listen(http, {
       host: config.host, setting: config.ws, variable: 'MQTT_WS_PORT', moveWhenTaken,
+      onError: (err) => log.error({ err }, 'websocket listener error'),
     });
   } catch (err) {
     await closeServer(tcp);

@@ -1,15 +1,39 @@
-import type { MqttClient } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
+import type { MqttClientConfig } from '../../shared/config/index.js';
+import type { Logger } from '../../shared/logging/index.js';
 
 /** Publishes Messages to dashboards. */
 export interface RealtimePublisher {
-  /** Resolves once the broker has acknowledged the QoS 1 publish. */
+  /** Resolves once the broker has acknowledged the QoS 1 publish; rejects after a deadline. */
   publish(topic: string, payload: string): Promise<void>;
+  close(): Promise<void>;
 }
 
-export function createMqttPublisher(client: MqttClient): RealtimePublisher {
+/** A route job waiting on a broker that is away fails and is retried, rather than hanging. */
+const PUBLISH_TIMEOUT_MS = 10_000;
+
+/** The router's publishing connection (clean session: it only sends). */
+export async function startMqttPublisher(
+  config: MqttClientConfig & { url: string },
+  log: Logger,
+): Promise<RealtimePublisher> {
+  const client: MqttClient = await connectAsync(config.url, {
+    clean: true,
+    username: config.username,
+    password: config.password,
+    reconnectPeriod: 1_000,
+    connectTimeout: 10_000,
+  });
+  client.on('error', (err) => log.warn({ err: err.message }, 'mqtt publisher error'));
   return {
-    publish: async (topic, payload) => {
-      await client.publishAsync(topic, payload, { qos: 1 });
+    async publish(topic, payload) {
+      await Promise.race([
+        client.publishAsync(topic, payload, { qos: 1 }),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('broker did not acknowledge in time')), PUBLISH_TIMEOUT_MS).unref(),
+        ),
+      ]);
     },
+    close: () => client.endAsync(),
   };
 }

@@ -5,8 +5,11 @@ import type { PushQueue } from '../../shared/queue/index.js';
 import type { Topics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
 
+/** How long a push job may still be attempted when the event's TTL is shorter. */
+export const MIN_DELIVERY_WINDOW_MS = 30_000;
+
 export interface RouteEventDeps {
-  realtime: RealtimePublisher;
+  realtime: Pick<RealtimePublisher, 'publish'>;
   status: Pick<DeliveryStatus, 'set'>;
   pushQueue: PushQueue;
   topics: Topics;
@@ -32,7 +35,10 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   const users = usersOf(job.target);
   // RFC 8030 §5.2: the TTL runs from when the message is sent; a scheduled event is sent at
   // its sendAt, not when it was accepted.
-  const expiresAt = Date.parse(event.sendAt ?? job.acceptedAt) + event.ttl * 1000;
+  // A TTL of 0 tells the push service "now or never"; the message still has to leave us, so
+  // delivery gets a short window of its own (the TTL header stays 0).
+  const lifetimeMs = Math.max(event.ttl * 1000, MIN_DELIVERY_WINDOW_MS);
+  const expiresAt = Date.parse(event.sendAt ?? job.acceptedAt) + lifetimeMs;
   const pushJobs: PushJob[] = [];
 
   await Promise.all(

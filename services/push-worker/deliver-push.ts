@@ -178,14 +178,18 @@ async function classify(
   now: () => number,
 ): Promise<SendResult> {
   const { status } = response;
+  // The push service has answered: from here the outcome stands even if our own bookkeeping
+  // fails, or a retry would send an accepted message twice.
+  const record = (what: string, write: Promise<void>) =>
+    write.catch((err: unknown) => log.error({ err, status }, `could not record ${what}`));
   if (status >= 200 && status < 300) {
-    await deps.subscriptions.recordSuccess(key, new Date(now()));
+    await record('the success', deps.subscriptions.recordSuccess(key, new Date(now())));
     // RFC 8030 §5.2: the service may keep the message for less time than we asked.
     log.info({ status, user: job.user, serviceTtl: response.headers['ttl'] }, 'push sent');
     return { outcome: 'sent' };
   }
   if (status === 404 || status === 410) {
-    await deps.subscriptions.deactivate(key, `push-service-${status}`);
+    await record('the deactivation', deps.subscriptions.deactivate(key, `push-service-${status}`).then(() => undefined));
     log.info({ status }, 'subscription gone; deactivated');
     return { outcome: 'gone' };
   }
@@ -194,7 +198,7 @@ async function classify(
     log.warn({ status, retryAfterMs, body: response.text }, 'push service busy or failing; will retry');
     return { outcome: 'retry', retryAfterMs };
   }
-  await deps.subscriptions.recordFailure(key);
+  await record('the failure', deps.subscriptions.recordFailure(key));
   const hint =
     status === 403
       ? 'the VAPID key does not match the one the browser subscribed with'

@@ -11,6 +11,7 @@ import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type DeliveryReport } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
 import { RetryLaterError, retryDelay } from './retry-policy.js';
+import { createSafeLookup } from './safe-lookup.js';
 import { createSettledLedger } from './settled-ledger.js';
 import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
@@ -44,7 +45,12 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   const status = createDeliveryStatus(connection, prefix);
   const sender =
     deps.sender ??
-    createWebPushSender({ timeoutMs: deps.push.timeoutMs, connectionsPerOrigin: deps.push.concurrency });
+    createWebPushSender({
+      timeoutMs: deps.push.timeoutMs,
+      connectionsPerOrigin: deps.push.concurrency,
+      // Every connection goes to an address checked to be public (or loopback, when allowed).
+      lookup: createSafeLookup({ allowLoopback: deps.push.endpointPolicy.allowInsecureLoopback }),
+    });
   const deliverDeps: DeliverPushDeps = {
     subscriptions: createSubscriptionStore(deps.dataSource),
     vapidKeyFor: createVapidKeyCache(createVapidKeyStore(deps.dataSource)),

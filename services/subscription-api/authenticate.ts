@@ -45,7 +45,8 @@ export function createAuthenticator(options: {
       if (!token) throw new UnauthenticatedError('a user token is required (Authorization: Bearer <JWT>)');
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] }));
+        // A token without exp would be valid forever: refuse it.
+        ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], requiredClaims: ['exp'] }));
       } catch (err) {
         const expired = err instanceof joseErrors.JWTExpired;
         throw new UnauthenticatedError(expired ? 'the token has expired' : 'the token is not valid');

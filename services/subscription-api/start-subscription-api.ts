@@ -50,6 +50,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
       setting: deps.http.port,
       variable: 'HTTP_PORT',
       moveWhenTaken: deps.moveWhenTaken ?? false,
+      onError: (err) => log.error({ err }, 'http listener error'),
     });
   } catch (err) {
     await routeQueue.close();

@@ -1,4 +1,4 @@
-export { loadConfig, requireSetting } from './load-config.js';
+export { loadConfig, requireSetting, redactUrl } from './load-config.js';
 export type {
   Config,
   DatabaseConfig,

@@ -95,7 +95,8 @@ const schema = z.object({
     .string()
     .refine(isValidTopicRoot, 'must be 1-64 characters of [A-Za-z0-9._-]')
     .default('axion'),
-  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  // Loopback until the broker authenticates clients (issue 4): an open broker must not face a network.
+  MQTT_HOST: z.string().min(1).default('127.0.0.1'),
   MQTT_PORT: port.optional(),
   MQTT_WS_PORT: port.optional(),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
@@ -190,4 +191,9 @@ export function requireSetting<T>(value: T | undefined, variable: string, hint: 
     throw new ConfigError(`${variable} is not set: ${hint}`);
   }
   return value;
+}
+
+/** A URL fit for logs: user info replaced, so `mysql://u:secret@db/x` prints as `mysql://***@db/x`. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

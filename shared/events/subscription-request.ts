@@ -18,7 +18,8 @@ const authSecret = z.string().refine((value) => decodeBase64Url(value)?.length =
  */
 export const subscriptionRequestSchema = z.object({
   endpoint: z.string().min(1).max(2048),
-  expirationTime: z.number().int().nonnegative().nullable().optional(),
+  // Epoch milliseconds; beyond year 9999 no database can store it as a date.
+  expirationTime: z.number().int().nonnegative().max(253_402_300_799_000).nullable().optional(),
   keys: z.object({ p256dh, auth: authSecret }),
   package: nameSchema,
   module: z.string().max(128).optional(),

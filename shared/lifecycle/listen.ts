@@ -13,6 +13,8 @@ export interface ListenOptions {
    * a service started alone, or a port the operator chose, fails with a clear error instead.
    */
   moveWhenTaken: boolean;
+  /** Errors the server reports once it is listening. */
+  onError?: (err: Error) => void;
 }
 
 const MAX_MOVES = 50;
@@ -24,6 +26,8 @@ export async function listen(server: NetServer | HttpServer, options: ListenOpti
   for (let port = setting.port, moves = 0; ; port++, moves++) {
     try {
       await tryListen(server, options.host, port);
+      // After listening, an accept error (EMFILE) must not crash the process.
+      server.on('error', (err) => options.onError?.(err));
       const address = server.address();
       return typeof address === 'object' && address ? address.port : port;
     } catch (err) {

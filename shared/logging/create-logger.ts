@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -29,17 +29,39 @@ const REDACT = [
  * JSON lines by default; `pretty` renders them for a person at a terminal when pino-pretty is
  * installed (it is a development dependency, absent from production images).
  */
-export function createLogger(options: { level: string; name?: string; pretty?: boolean }): Logger {
+export function createLogger(options: {
+  level: string;
+  name?: string;
+  pretty?: boolean;
+  /** Where lines go; stdout by default (tests capture them). */
+  destination?: DestinationStream;
+}): Logger {
   const settings = {
     level: options.level,
     base: { service: options.name ?? 'axion-push' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError },
   };
   if (options.pretty && prettyAvailable()) {
     return pino(settings, pino.transport({ target: 'pino-pretty', options: { ignore: 'pid,hostname,service', singleLine: true, sync: true } }));
   }
-  return pino(settings);
+  return options.destination ? pino(settings, options.destination) : pino(settings);
+}
+
+/**
+ * Database errors carry the statement and its bound values (subscription keys, VAPID private
+ * keys); a log line keeps the message and the code, never the values.
+ */
+function serializeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const serialized = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  delete serialized['parameters'];
+  delete serialized['query'];
+  delete serialized['sql'];
+  const driver = serialized['driverError'] as Record<string, unknown> | undefined;
+  if (driver) serialized['driverError'] = { code: driver['code'], errno: driver['errno'] };
+  return serialized;
 }
 
 function prettyAvailable(): boolean {

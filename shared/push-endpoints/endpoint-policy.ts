@@ -41,8 +41,11 @@ export function endpointProblem(endpoint: string, policy: EndpointPolicy): strin
   } catch {
     return 'not a URL';
   }
+  // Browsers hand out endpoints in canonical form. Anything else (percent-encoded hosts,
+  // backslashes, spaces, `:0443`) is hand-made, and another URL parser might read it differently.
+  if (url.href !== endpoint) return 'must be a canonical URL, as PushSubscription.endpoint gives it';
   if (url.username || url.password) return 'must not carry user info';
-  if (url.hash) return 'must not have a fragment';
+  if (endpoint.includes('#')) return 'must not have a fragment';
   const loopback = LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
   if (policy.allowInsecureLoopback && loopback) {
     return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must be http(s)';

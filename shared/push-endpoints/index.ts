@@ -5,3 +5,4 @@ export {
   MAX_ENDPOINT_LENGTH,
 } from './endpoint-policy.js';
 export type { EndpointPolicy } from './endpoint-policy.js';
+export { isPublicAddress, isLoopbackAddress } from './address-policy.js';

@@ -129,6 +129,16 @@ describe('subscription-api on MariaDB and Redis', function () {
       expect(res.status).to.equal(401);
     });
 
+    it('answers 401 for a token without exp, which would otherwise be valid forever', async function () {
+      const { SignJWT } = await import('jose');
+      const eternal = await new SignJWT({ packages: ['crm'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('alice')
+        .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+      const res = await call('POST', '/v1/subscriptions', browserSubscription(), { authorization: `Bearer ${eternal}` });
+      expect(res.status).to.equal(401);
+    });
+
     it('answers 403 for a package the user does not belong to', async function () {
       const token = await userToken('alice', ['billing']);
       const res = await call('POST', '/v1/subscriptions', browserSubscription('crm'), { authorization: `Bearer ${token}` });

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export type LogLine = Record<string, unknown> & { msg?: string };
@@ -14,10 +17,18 @@ export class ServiceProcess {
   private readonly listeners: (() => void)[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(script: string, env: Record<string, string | undefined>) {
+  /**
+   * Runs in `cwd` (default: a fresh empty directory, so a developer's `.env` in the repo cannot
+   * leak in) as the leader of its own process group, like a command typed at a terminal.
+   */
+  constructor(script: string, env: Record<string, string | undefined>, cwd?: string) {
+    const ownDir = cwd === undefined ? mkdtempSync(join(tmpdir(), 'axion-proc-')) : undefined;
+    cwd ??= ownDir;
     this.child = spawn(process.execPath, [script], {
+      cwd,
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
@@ -34,6 +45,7 @@ export class ServiceProcess {
       });
     }
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
       for (const wake of this.listeners.splice(0)) wake();
       resolve(code);
     }));
@@ -48,14 +60,23 @@ export class ServiceProcess {
   }
 
   /** Waits for a log line whose `msg` is `msg` (and that passes `match`). */
-  async waitForLog(msg: string, timeoutMs = 20_000, match: (l: LogLine) => boolean = () => true): Promise<LogLine> {
+  waitForLog(msg: string, timeoutMs = 20_000, match: (l: LogLine) => boolean = () => true): Promise<LogLine> {
+    return this.waitFor(() => this.lines.find((l) => l.msg === msg && match(l)), `"${msg}"`, timeoutMs);
+  }
+
+  /** Waits for a line of output (log or not) containing `text`. */
+  waitForText(text: string, timeoutMs = 20_000): Promise<string> {
+    return this.waitFor(() => this.output.find((l) => l.includes(text)), `"${text}"`, timeoutMs);
+  }
+
+  private async waitFor<T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.lines.find((l) => l.msg === msg && match(l));
-      if (found) return found;
-      if (!this.running) throw new Error(`process exited before logging "${msg}":\n${this.output.join('\n')}`);
+      const found = find();
+      if (found !== undefined) return found;
+      if (!this.running) throw new Error(`process exited before ${what}:\n${this.output.join('\n')}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no "${msg}" within ${timeoutMs} ms:\n${this.output.slice(-30).join('\n')}`);
+      if (left <= 0) throw new Error(`no ${what} within ${timeoutMs} ms:\n${this.output.slice(-30).join('\n')}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 500));
         this.listeners.push(() => {
@@ -64,6 +85,15 @@ export class ServiceProcess {
         });
       });
     }
+  }
+
+  /** Ctrl-C at a terminal: SIGINT to the whole process group; resolves with the exit code. */
+  async interrupt(timeoutMs = 20_000): Promise<number | null> {
+    process.kill(-this.child.pid!, 'SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
   }
 
   /** SIGTERM, then the exit code (SIGKILL after `timeoutMs`, and an error). */

@@ -360,10 +360,36 @@ describe('deliverPush', () => {
     subscribe(FCM);
     const broken = { ...vapidKey, privateKey: generateVapidKeyPair().privateKey };
 
-    await deliverPush({ ...deps, vapidKeyFor: async () => broken }, pushJob(), NONE).catch(
-      () => undefined,
-    );
+    const report = await deliverPush({ ...deps, vapidKeyFor: async () => broken }, pushJob(), NONE);
 
+    expect(report.retry).to.deep.equal([hashEndpoint(FCM)]);
     expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', deactivatedReason: null });
+  });
+
+  it('keeps an accepted push settled when recording the success fails, so no retry resends it', async () => {
+    const { deps, store, subscribe, sender } = arrange();
+    subscribe(FCM);
+    sender.answer(FCM, 201);
+    const failingStore = Object.create(store) as typeof store;
+    failingStore.recordSuccess = async () => {
+      throw new Error('database unavailable');
+    };
+
+    const report = await deliverPush({ ...deps, subscriptions: failingStore }, pushJob(), NONE);
+
+    expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+    expect(report.retry).to.deep.equal([]);
+    expect(report.counts.sent).to.equal(1);
+  });
+
+  it('sends an event with TTL 0 once, with a TTL header of 0', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FCM);
+    sender.answer(FCM, 201);
+
+    const report = await deliverPush(deps, pushJob({ ttl: 0, expiresAt: NOW + 30_000 }), NONE);
+
+    expect(report.counts.sent).to.equal(1);
+    expect(sender.requests[0]?.headers['ttl']).to.equal('0');
   });
 });

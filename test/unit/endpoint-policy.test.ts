@@ -30,12 +30,17 @@ describe('hostAllowed', () => {
 });
 
 describe('endpointProblem', () => {
+  it('refuses forms a browser never gives, even when they lead to a push service', () => {
+    for (const endpoint of ['https://FCM.googleapis.com:443/fcm/send/abc', 'https://fcm.googleapis.com\\@evil.example/', 'https:fcm.googleapis.com/x']) {
+      expect(endpointProblem(endpoint, strict), endpoint).to.match(/canonical/);
+    }
+  });
+
   const realEndpoints = [
     'https://fcm.googleapis.com/fcm/send/abc',
     'https://updates.push.services.mozilla.com/wpush/v2/abc',
     'https://web.push.apple.com/abc',
     'https://wns2-by3p.notify.windows.com/w/?token=abc',
-    'https://FCM.googleapis.com:443/fcm/send/abc',
   ];
   for (const endpoint of realEndpoints) {
     it(`accepts ${endpoint}`, () => {

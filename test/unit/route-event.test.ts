@@ -10,13 +10,13 @@ import {
 import type { PushQueue } from '../../shared/queue/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
-import { routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
+import { MIN_DELIVERY_WINDOW_MS, routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
 import { testLogger } from '../support/silent-logger.js';
 
 const ACCEPTED_AT = '2026-11-23T10:00:00.000Z';
 
 /** A broker that acknowledges every publish, except on topics told to fail. */
-class RecordingPublisher implements RealtimePublisher {
+class RecordingPublisher implements Pick<RealtimePublisher, 'publish'> {
   readonly published: { topic: string; payload: string }[] = [];
   private readonly failing = new Map<string, Error>();
 
@@ -188,5 +188,16 @@ describe('routeEvent', () => {
     await routeEvent(deps, job);
 
     expect(status.totals.get('evt-1')).to.deep.equal({ realtime: 3, pushQueued: 3 });
+  });
+
+  it('gives an event with TTL 0 a short delivery window instead of expiring it at once', async () => {
+    const { deps, pushQueue } = arrange();
+    const job = routeJob({ ttl: 0 });
+
+    await routeEvent(deps, job);
+
+    const [pushed] = pushQueue.jobs();
+    expect(pushed?.ttl).to.equal(0);
+    expect(pushed?.expiresAt).to.equal(Date.parse(job.acceptedAt) + MIN_DELIVERY_WINDOW_MS);
   });
 });
