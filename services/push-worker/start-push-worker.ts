@@ -91,6 +91,9 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     connection,
     prefix,
     concurrency: deps.push.concurrency,
+    lockDuration: deps.push.jobLockMs,
+    // Look for jobs of dead workers as often as a lock can expire.
+    stalledInterval: deps.push.jobLockMs,
     settings: {
       backoffStrategy: (_attempts, _type, err) => (err instanceof RetryLaterError ? err.delayMs : 1_000),
     },

@@ -45,6 +45,13 @@ export interface PushConfig {
   concurrency: number;
   timeoutMs: number;
   maxAttempts: number;
+  /**
+   * How long a worker holds a push job without renewing its lock. A worker that dies holding
+   * jobs releases them after this; another worker then resumes them.
+   */
+  jobLockMs: number;
+  /** Subscriptions with no successful push for this many days are deactivated. */
+  staleAfterDays: number;
 }
 
 /** Every setting, grouped so that each service can be handed only its own slice. */
@@ -128,6 +135,8 @@ const schema = z.object({
   PUSH_CONCURRENCY: count(1, 1000, 16),
   PUSH_TIMEOUT_MS: count(100, 120_000, 10_000),
   PUSH_MAX_ATTEMPTS: count(1, 50, 8),
+  PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
+  PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
 });
 
 /**
@@ -178,6 +187,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       concurrency: e.PUSH_CONCURRENCY,
       timeoutMs: e.PUSH_TIMEOUT_MS,
       maxAttempts: e.PUSH_MAX_ATTEMPTS,
+      jobLockMs: e.PUSH_JOB_LOCK_MS,
+      staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
     },
   };
 }
