@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { loadConfig, readEnv } from '../shared/config/index.js';
-import { createDataSource, runMigrations } from '../shared/database/index.js';
+import type { DataSource } from 'typeorm';
+import { createDataSource, createVapidKeyStore, runMigrations } from '../shared/database/index.js';
 import { ConfigError } from '../shared/errors/index.js';
+import { isValidName } from '../shared/topics/index.js';
 import { generateVapidKeyPair } from '../shared/vapid/index.js';
 
 /** Exit codes scripts can rely on: 0 done, 1 the operation failed, 2 the command line is wrong. */
@@ -17,17 +19,11 @@ const program = new Command('axion-push')
 program
   .command('migrate')
   .description('apply pending database migrations to DATABASE_URL and exit')
-  .action(async () => {
-    const config = loadConfig(readEnv(process.env));
-    const dataSource = createDataSource(config.database);
-    await dataSource.initialize();
-    try {
-      const applied = await runMigrations(dataSource);
+  .action(() =>
+    withDatabase(async (_dataSource, applied) => {
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the database is up to date');
-    } finally {
-      await dataSource.destroy();
-    }
-  });
+    }),
+  );
 
 const vapid = program.command('vapid').description('VAPID (RFC 8292) keys');
 vapid
@@ -42,6 +38,30 @@ vapid
         : `VAPID_PUBLIC_KEY=${pair.publicKey}\nVAPID_PRIVATE_KEY=${pair.privateKey}`,
     );
   });
+
+vapid
+  .command('rotate')
+  .description("make a new key current for the package's new subscriptions (existing ones keep theirs)")
+  .argument('<package>', 'package name')
+  .action(async (pkg: string) => {
+    if (!isValidName(pkg)) throw new Error('package must be 1-128 characters of [A-Za-z0-9._@-]');
+    await withDatabase(async (dataSource) => {
+      const key = await createVapidKeyStore(dataSource).rotate(pkg);
+      console.log(`new current key of ${pkg} (id ${key.id}): ${key.publicKey}`);
+    });
+  });
+
+/** Opens `DATABASE_URL` with migrations applied, runs `work`, and closes it again. */
+async function withDatabase<T>(work: (dataSource: DataSource, applied: string[]) => Promise<T>): Promise<T> {
+  const config = loadConfig(readEnv(process.env));
+  const dataSource = createDataSource(config.database);
+  await dataSource.initialize();
+  try {
+    return await work(dataSource, await runMigrations(dataSource));
+  } finally {
+    await dataSource.destroy();
+  }
+}
 
 try {
   await program.parseAsync(process.argv);

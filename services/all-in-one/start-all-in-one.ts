@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config/index.js';
 import { startDatabase } from '../../shared/database/index.js';
 import { closeAll, type Service } from '../../shared/lifecycle/index.js';
+import { createMetricsRegistry } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { startBroker } from '../broker/start-broker.js';
 import { startNotifyRouter } from '../notify-router/start-notify-router.js';
@@ -55,7 +56,9 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       mqttUrl = `mqtt://127.0.0.1:${embedded.tcpPort}`;
     }
     const { dataSource } = database;
-    services.push(await startPushWorker({ push: config.push, redis, dataSource, log }));
+    // One registry for the whole process: GET /metrics on the API shows every service.
+    const metrics = createMetricsRegistry();
+    services.push(await startPushWorker({ push: config.push, redis, dataSource, log, metrics }));
     services.push(
       await startNotifyRouter({
         mqtt: { ...config.mqtt, url: mqttUrl },
@@ -73,6 +76,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       dataSource,
       log,
       moveWhenTaken: true,
+      metrics,
     });
     services.push(api);
     return {

@@ -6,6 +6,7 @@ import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { pushJobSchema, type PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { createPushMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type DeliveryReport } from './deliver-push.js';
@@ -13,6 +14,7 @@ import { createOriginGate } from './origin-gate.js';
 import { RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
 import { createSettledLedger } from './settled-ledger.js';
+import { startStaleSweep } from './sweep-stale.js';
 import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
 import { createWebPushSender, type PushSender } from './web-push-sender.js';
@@ -22,6 +24,8 @@ export interface PushWorkerDeps {
   redis: RedisConfig & { url: string };
   dataSource: DataSource;
   log: Logger;
+  /** Where send counts and latencies are reported (`GET /metrics`). */
+  metrics?: MetricsRegistry;
   /** Replaces the HTTP sender (tests: DNS answers, scripted failures). */
   sender?: PushSender;
   now?: () => number;
@@ -51,13 +55,17 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
       // Every connection goes to an address checked to be public (or loopback, when allowed).
       lookup: createSafeLookup({ allowLoopback: deps.push.endpointPolicy.allowInsecureLoopback }),
     });
+  const subscriptions = createSubscriptionStore(deps.dataSource);
   const deliverDeps: DeliverPushDeps = {
-    subscriptions: createSubscriptionStore(deps.dataSource),
-    vapidKeyFor: createVapidKeyCache(createVapidKeyStore(deps.dataSource)),
+    subscriptions,
+    vapidKeyFor: createVapidKeyCache(
+      createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
+    ),
     sender,
     authorizer: createVapidAuthorizer({ subject: deps.push.vapidSubject }),
     endpointPolicy: deps.push.endpointPolicy,
     originGate: createOriginGate(now),
+    onSent: deps.metrics && createPushMetrics(deps.metrics).observeSend,
     log,
     now,
   };
@@ -108,11 +116,13 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     const failed = err instanceof RetryLaterError ? err.endpoints : 1;
     await status.add(job.data.eventId, { failed, pushDone: 1 }).catch(() => undefined);
   }
+  const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
   log.info({ concurrency: deps.push.concurrency }, 'push-worker started');
 
   return {
     name: 'push-worker',
     async close() {
+      await sweep.close();
       await worker.close();
       if (!deps.sender) await sender.close();
       await connection.quit().catch(() => undefined);

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
 import type { Authenticator } from './authenticate.js';
+import { adminRoutes } from './admin.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { notificationRoutes } from './notifications.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
@@ -20,6 +22,8 @@ export interface AppDeps {
   status: DeliveryStatus;
   endpointPolicy: EndpointPolicy;
   log: Logger;
+  /** Absent: no `GET /metrics` and no request counting. */
+  metrics?: { registry: MetricsRegistry; httpMetrics: RequestHandler };
 }
 
 /** Largest JSON body: an event fits in 4 KB; the rest is headroom for `data` and names. */
@@ -30,6 +34,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.metrics) app.use(deps.metrics.httpMetrics);
   app.use((req, res, next) => {
     const given = req.header('x-request-id');
     const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
@@ -42,9 +47,11 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  if (deps.metrics) app.get('/metrics', createMetricsHandler(deps.metrics.registry));
   app.use(vapidRoutes(deps));
   app.use(subscriptionRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(adminRoutes(deps));
 
   app.use(notFoundHandler);
   app.use(createErrorHandler(deps.log));

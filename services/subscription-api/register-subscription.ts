@@ -24,9 +24,14 @@ export async function registerSubscription(
   assertPackageAccess(caller, input.package);
   const problem = endpointProblem(input.endpoint, deps.endpointPolicy);
   if (problem) throw new ValidationError(`invalid subscription: endpoint: ${problem}`);
-  // The browser subscribed with the key GET /v1/vapid/:package served, which is the current
-  // one; pushes to this subscription must be signed with it even after a rotation.
-  const key = await deps.vapidKeys.current(input.package);
+  // Pushes to this subscription must be signed with the key the browser subscribed with, even
+  // after a rotation: the one it names, else the current one (what GET /v1/vapid served).
+  const key = input.applicationServerKey
+    ? await deps.vapidKeys.byPublicKey(input.package, input.applicationServerKey)
+    : await deps.vapidKeys.current(input.package);
+  if (!key) {
+    throw new ValidationError(`invalid subscription: applicationServerKey: not a VAPID key of ${input.package}`);
+  }
   const { endpointHash, created } = await deps.subscriptions.upsert({
     user: caller.user,
     package: input.package,

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { AuthConfig, HttpConfig, PushConfig, RedisConfig } from '../../shared/config/index.js';
 import {
@@ -9,38 +10,64 @@ import {
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import {
+  createHttpMetrics,
+  createMetricsRegistry,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
 import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
+import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createAuthenticator } from './authenticate.js';
 import { createApp } from './create-app.js';
 
 export interface SubscriptionApiDeps {
   http: HttpConfig;
   auth: AuthConfig & { jwtSecret: string };
-  push: Pick<PushConfig, 'endpointPolicy'>;
+  push: Pick<PushConfig, 'endpointPolicy' | 'vapidDefaultKey'>;
   redis: RedisConfig & { url: string };
   dataSource: DataSource;
   log: Logger;
   moveWhenTaken?: boolean;
+  /**
+   * The registry `GET /metrics` serves; the all-in-one passes the one its other services
+   * report to. Absent: the API creates its own.
+   */
+  metrics?: MetricsRegistry;
 }
 
 export interface SubscriptionApi extends Service {
   port: number;
 }
 
-/** Starts the HTTP API: builds the app from real stores and the route queue, then listens. */
+/**
+ * Starts the HTTP API: builds the app from real stores and the route queue, then listens.
+ * `GET /metrics` serves `deps.metrics` (or a registry of its own) with HTTP request counts
+ * and the depth of the route and push queues.
+ */
 export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<SubscriptionApi> {
   const log = deps.log.child({ part: 'subscription-api' });
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
+  // Opened only to count jobs for queue depth; they share the API's Redis connection.
+  const countedQueues = [QUEUE_NAMES.route, QUEUE_NAMES.push].map((name) => {
+    const queue = new Queue(name, { connection: redis, prefix: deps.redis.queuePrefix });
+    queue.on('error', (err) => log.warn({ err: err.message, queue: name }, 'queue error'));
+    return queue;
+  });
+  const registry = deps.metrics ?? createMetricsRegistry();
+  registerQueueDepth(registry, countedQueues.map(queueDepthSource));
   const app = createApp({
     auth: createAuthenticator(deps.auth),
     subscriptions: createSubscriptionStore(deps.dataSource),
-    vapidKeys: createVapidKeyStore(deps.dataSource),
+    vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
     notifications: createNotificationStore(deps.dataSource),
     routeQueue,
     status: createDeliveryStatus(redis, deps.redis.queuePrefix),
     endpointPolicy: deps.push.endpointPolicy,
     log,
+    metrics: { registry, httpMetrics: createHttpMetrics(registry) },
   });
   const server = createServer(app);
   let port: number;
@@ -54,6 +81,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     });
   } catch (err) {
     await routeQueue.close();
+    await Promise.allSettled(countedQueues.map((queue) => queue.close()));
     redis.disconnect();
     throw err;
   }
@@ -65,6 +93,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
       server.closeIdleConnections();
       await closeServer(server);
       await routeQueue.close();
+      await Promise.allSettled(countedQueues.map((queue) => queue.close()));
       await redis.quit().catch(() => undefined);
     },
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../push-endpoints/index.js';
 import { isValidTopicRoot } from '../topics/index.js';
+import { vapidPairProblem } from '../vapid/index.js';
 import { parseApiKeys, type ApiKey } from './api-keys.js';
 
 /** A listening port and whether the operator chose it (a chosen port never moves). */
@@ -34,6 +35,8 @@ export interface BrokerConfig {
 export interface HttpConfig {
   host: string;
   port: PortSetting;
+  /** Port of `GET /metrics` for services without an HTTP API (push-worker); unset: none. */
+  metricsPort?: number | undefined;
 }
 export interface AuthConfig {
   jwtSecret: string | undefined;
@@ -41,6 +44,8 @@ export interface AuthConfig {
 }
 export interface PushConfig {
   vapidSubject: string;
+  /** `VAPID_PUBLIC_KEY` + `VAPID_PRIVATE_KEY`: the key of every package that has none yet. */
+  vapidDefaultKey?: { publicKey: string; privateKey: string } | undefined;
   endpointPolicy: EndpointPolicy;
   concurrency: number;
   timeoutMs: number;
@@ -85,7 +90,8 @@ const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const schema = z.object({
+const schema = z
+  .object({
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -108,6 +114,7 @@ const schema = z.object({
   MQTT_WS_PORT: port.optional(),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
+  METRICS_PORT: port.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   API_KEYS: z
     .string()
@@ -124,6 +131,8 @@ const schema = z.object({
     .string()
     .regex(/^(mailto:.+@.+|https:\/\/.+)$/, 'must be a mailto: address or an https: URL')
     .default('mailto:push-admin@example.com'),
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  VAPID_PRIVATE_KEY: z.string().optional(),
   PUSH_ENDPOINT_ALLOWLIST: z
       .string()
       .transform((v) => v.split(',').map((h) => h.trim().toLowerCase().replace(/^\*\./, '')))
@@ -137,7 +146,12 @@ const schema = z.object({
   PUSH_MAX_ATTEMPTS: count(1, 50, 8),
   PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
-});
+  })
+  .superRefine((e, ctx) => {
+    if (e.VAPID_PUBLIC_KEY === undefined && e.VAPID_PRIVATE_KEY === undefined) return;
+    const problem = vapidPairProblem(e.VAPID_PUBLIC_KEY, e.VAPID_PRIVATE_KEY);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['VAPID_PRIVATE_KEY'], message: problem });
+  });
 
 /**
  * Validates the environment once, at start-up. Every problem is reported together, each
@@ -176,10 +190,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       tcp: portSetting(e.MQTT_PORT, 1883),
       ws: portSetting(e.MQTT_WS_PORT, 8883),
     },
-    http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000) },
+    http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000), metricsPort: e.METRICS_PORT },
     auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
     push: {
       vapidSubject: e.VAPID_SUBJECT,
+      vapidDefaultKey:
+        e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY
+          ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY }
+          : undefined,
       endpointPolicy: {
         allowedHosts: e.PUSH_ENDPOINT_ALLOWLIST ?? DEFAULT_PUSH_HOSTS,
         allowInsecureLoopback: e.PUSH_ALLOW_INSECURE_LOOPBACK,

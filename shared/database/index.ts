@@ -13,7 +13,7 @@ export type {
   UpsertSubscription,
 } from './subscription-store.js';
 export { createVapidKeyStore } from './vapid-key-store.js';
-export type { VapidKeyStore, VapidKey } from './vapid-key-store.js';
+export type { VapidKeyStore, VapidKey, VapidKeyPair, VapidKeyStoreOptions } from './vapid-key-store.js';
 export { createNotificationStore } from './notification-store.js';
 export type { NotificationStore } from './notification-store.js';
 export { startDatabase } from './start-database.js';

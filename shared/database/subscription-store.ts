@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DataSource, Repository } from 'typeorm';
+import { IsNull, LessThan, LessThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { PushSubscriptionEntity, type PushSubscriptionRow } from '../entities/index.js';
 
 /** A subscription as a caller may see it: no key material. */
@@ -40,6 +40,12 @@ export interface SubscriptionStore {
   list(user: string, pkg: string | undefined): Promise<SubscriptionView[]>;
   listActive(user: string, pkg: string): Promise<DeliverableSubscription[]>;
   recordSuccess(key: SubscriptionKey, at: Date): Promise<void>;
+  /**
+   * Deactivates up to `limit` active subscriptions that are past their `expirationTime`, or
+   * have had no successful push since `staleBefore` (counting from creation when never).
+   * Returns how many; call again while it returns `limit`.
+   */
+  deactivateStale(staleBefore: Date, now: Date, limit: number): Promise<number>;
   recordFailure(key: SubscriptionKey): Promise<void>;
 }
 
@@ -118,6 +124,26 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
       }),
     async recordSuccess(key, at) {
       await repo.update(where(key), { lastSuccessAt: at, failureCount: 0 });
+    },
+    async deactivateStale(staleBefore, now, limit) {
+      const rows = await repo.find({
+        where: [
+          { active: 'Y', expirationTime: LessThanOrEqual(now) },
+          { active: 'Y', lastSuccessAt: LessThan(staleBefore) },
+          { active: 'Y', lastSuccessAt: IsNull(), createdAt: LessThan(staleBefore) },
+        ],
+        select: { user: true, package: true, endpointHash: true, expirationTime: true },
+        take: limit,
+      });
+      // Small batches, one row at a time: no long lock on a table the API is writing to.
+      for (const row of rows) {
+        const expired = row.expirationTime !== null && row.expirationTime <= now;
+        await repo.update(
+          { ...where(row), active: 'Y' },
+          { active: 'N', deactivatedReason: expired ? 'subscription-expired' : 'stale', updatedAt: now },
+        );
+      }
+      return rows.length;
     },
     async recordFailure(key) {
       await repo.increment(where(key), 'failureCount', 1);

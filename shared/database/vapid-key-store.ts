@@ -4,17 +4,30 @@ import { generateVapidKeyPair } from '../vapid/index.js';
 import { isDuplicateKey } from './subscription-store.js';
 
 export type VapidKey = Pick<VapidKeyRow, 'id' | 'package' | 'publicKey' | 'privateKey'>;
+export type VapidKeyPair = Pick<VapidKeyRow, 'publicKey' | 'privateKey'>;
 
 /** Each package's VAPID keys: the current one for new subscriptions, old ones by id. */
 export interface VapidKeyStore {
-  /** The package's current key; generated and stored on first use. */
+  /** The package's current key; on first use the configured default pair, or a new one. */
   current(pkg: string): Promise<VapidKey>;
   byId(id: number): Promise<VapidKey | null>;
+  /** A key of the package (current or retired) by its public key. */
+  byPublicKey(pkg: string, publicKey: string): Promise<VapidKey | null>;
+  /**
+   * Makes a new key current for new subscriptions. The old key stays: subscriptions made
+   * with it keep being signed with it until the browser subscribes again.
+   */
+  rotate(pkg: string): Promise<VapidKey>;
 }
 
 const SELECT = { id: true, package: true, publicKey: true, privateKey: true } as const;
 
-export function createVapidKeyStore(dataSource: DataSource): VapidKeyStore {
+export interface VapidKeyStoreOptions {
+  /** `VAPID_PUBLIC_KEY`/`VAPID_PRIVATE_KEY`: the first key of every package that has none. */
+  defaultKey?: VapidKeyPair;
+}
+
+export function createVapidKeyStore(dataSource: DataSource, options: VapidKeyStoreOptions = {}): VapidKeyStore {
   const repo = dataSource.getRepository(VapidKeyEntity);
   const findCurrent = (pkg: string) => repo.findOne({ where: { currentFor: pkg }, select: SELECT });
 
@@ -22,7 +35,7 @@ export function createVapidKeyStore(dataSource: DataSource): VapidKeyStore {
     async current(pkg) {
       const found = await findCurrent(pkg);
       if (found) return found;
-      const pair = generateVapidKeyPair();
+      const pair = options.defaultKey ?? generateVapidKeyPair();
       try {
         const row = { package: pkg, ...pair, currentFor: pkg, createdAt: new Date() };
         const { identifiers } = await repo.insert(row);
@@ -36,5 +49,15 @@ export function createVapidKeyStore(dataSource: DataSource): VapidKeyStore {
       }
     },
     byId: (id) => repo.findOne({ where: { id }, select: SELECT }),
+    byPublicKey: (pkg, publicKey) => repo.findOne({ where: { package: pkg, publicKey }, select: SELECT }),
+    async rotate(pkg) {
+      const pair = generateVapidKeyPair();
+      return dataSource.transaction(async (tx) => {
+        const keys = tx.getRepository(VapidKeyEntity);
+        await keys.update({ currentFor: pkg }, { currentFor: null });
+        const { identifiers } = await keys.insert({ package: pkg, ...pair, currentFor: pkg, createdAt: new Date() });
+        return { id: Number(identifiers[0]?.['id']), package: pkg, ...pair };
+      });
+    },
   };
 }

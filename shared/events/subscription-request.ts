@@ -23,6 +23,11 @@ export const subscriptionRequestSchema = z.object({
   keys: z.object({ p256dh, auth: authSecret }),
   package: nameSchema,
   module: z.string().max(128).optional(),
+  /**
+   * The `applicationServerKey` the browser subscribed with. Optional: without it the package's
+   * current key is assumed, which is wrong only if a rotation happened in between.
+   */
+  applicationServerKey: p256dh.optional(),
 });
 export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
 

@@ -1,1 +1,7 @@
-export { decodeBase64Url, encodeBase64Url, generateVapidKeyPair, isP256PublicKey } from './keys.js';
+export {
+  decodeBase64Url,
+  encodeBase64Url,
+  generateVapidKeyPair,
+  isP256PublicKey,
+  vapidPairProblem,
+} from './keys.js';

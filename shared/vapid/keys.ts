@@ -70,3 +70,23 @@ function padScalar(scalar: Buffer): Buffer {
   if (scalar.length >= PRIVATE_SCALAR_BYTES) return scalar;
   return Buffer.concat([Buffer.alloc(PRIVATE_SCALAR_BYTES - scalar.length), scalar]);
 }
+
+/**
+ * Why a configured VAPID pair cannot be used, or `null` when it can: both halves present,
+ * base64url, a P-256 public point, and a private scalar that yields exactly that point.
+ */
+export function vapidPairProblem(publicKey: string | undefined, privateKey: string | undefined): string | null {
+  if (!publicKey || !privateKey) return 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together';
+  const pub = decodeBase64Url(publicKey);
+  const priv = decodeBase64Url(privateKey);
+  if (!pub || !isP256PublicKey(pub)) return 'VAPID_PUBLIC_KEY is not base64url of a P-256 public key';
+  if (!priv || priv.length !== 32) return 'VAPID_PRIVATE_KEY is not base64url of 32 bytes';
+  try {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(priv);
+    if (!ecdh.getPublicKey().equals(pub)) return 'VAPID_PRIVATE_KEY does not belong to VAPID_PUBLIC_KEY';
+  } catch {
+    return 'VAPID_PRIVATE_KEY is not a valid P-256 private key';
+  }
+  return null;
+}

@@ -44,6 +44,18 @@ describe('axion-push CLI', function () {
     expect(decodeBase64Url(pair.privateKey)).to.have.length(32);
   });
 
+  it('rotates a package key in the database: the old key stays, a new one becomes current', async function () {
+    testDb ??= await createTestDatabase('mysql');
+    const env = { DATABASE_URL: testDb.config.url };
+    const first = await run(['vapid', 'rotate', 'cli-pkg'], env);
+    const second = await run(['vapid', 'rotate', 'cli-pkg'], env);
+    expect(first.code).to.equal(0);
+    const keyOf = (out: string) => /: (B[A-Za-z0-9_-]{86})$/m.exec(out)?.[1];
+    expect(keyOf(first.stdout)).to.be.a('string');
+    expect(keyOf(second.stdout)).to.be.a('string').and.not.equal(keyOf(first.stdout));
+    expect((await run(['vapid', 'rotate', 'bad/name'], env)).code).to.equal(1);
+  });
+
   it('exits 2 on an unknown command and 1 on bad settings, naming the variable', async function () {
     expect((await run(['frobnicate'])).code).to.equal(2);
     const bad = await run(['migrate'], { DATABASE_URL: 'postgres://nope' });

@@ -76,6 +76,11 @@ describe('the whole path, all-in-one (npm start)', function () {
     } finally {
       await subscriber.dashboard.endAsync();
     }
+    const metrics = await (await fetch(`${deployment.httpBase}/metrics`)).text();
+    const origin = pushService.origin;
+    expect(metrics).to.match(new RegExp(`axion_push_sends_total\\{origin="${origin}",outcome="sent"\\} [1-9]`));
+    expect(metrics).to.match(new RegExp(`axion_push_sends_total\\{origin="${origin}",outcome="gone"\\} 1`));
+    expect(metrics).to.contain('axion_push_queue_jobs{queue="push",state="waiting"}');
   });
 
   it('routes an event a producer publishes over MQTT the same way', async function () {

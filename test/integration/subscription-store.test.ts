@@ -149,6 +149,28 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       expect(await store.countActive('racer', 'crm')).to.equal(1);
     });
 
+    it('deactivates subscriptions past their expirationTime or with no success for too long, and nothing else', async function () {
+      const day = 24 * 3600 * 1000;
+      const now = new Date();
+      const staleBefore = new Date(now.getTime() - 60 * day);
+      const user = `sweep-${Math.random().toString(36).slice(2)}`;
+      const key = (endpointHash: string) => ({ user, package: 'crm', endpointHash });
+      const expired = await store.upsert(subscription({ user, expirationTime: new Date(now.getTime() - day) }));
+      const valid = await store.upsert(subscription({ user, expirationTime: new Date(now.getTime() + day) }));
+      const neverSent = await store.upsert(subscription({ user }));
+      const recent = await store.upsert(subscription({ user }));
+      await store.recordSuccess(key(recent.endpointHash), new Date(now.getTime() - day));
+      const stale = await store.upsert(subscription({ user }));
+      await store.recordSuccess(key(stale.endpointHash), new Date(now.getTime() - 70 * day));
+
+      while ((await store.deactivateStale(staleBefore, now, 1)) > 0);
+
+      const rows = new Map((await store.list(user, 'crm')).map((r) => [r.endpointHash, r]));
+      expect(rows.get(expired.endpointHash)).to.include({ active: 'N', deactivatedReason: 'subscription-expired' });
+      expect(rows.get(stale.endpointHash)).to.include({ active: 'N', deactivatedReason: 'stale' });
+      for (const kept of [valid, neverSent, recent]) expect(rows.get(kept.endpointHash)?.active).to.equal('Y');
+    });
+
     it('records a success and clears the failure count', async function () {
       const { endpointHash } = await store.upsert(subscription({ user: 'counted' }));
       const key = { user: 'counted', package: 'crm', endpointHash };

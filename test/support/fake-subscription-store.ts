@@ -96,6 +96,10 @@ export class FakeSubscriptionStore implements SubscriptionStore {
     throw new Error('FakeSubscriptionStore: upsert was not expected');
   }
 
+  deactivateStale(): never {
+    throw new Error('FakeSubscriptionStore: deactivateStale was not expected');
+  }
+
   countActive(): never {
     throw new Error('FakeSubscriptionStore: countActive was not expected');
   }

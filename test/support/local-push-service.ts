@@ -1,35 +1,41 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkPushRequest, type PushFindings, type RegisteredBrowser } from './push-request-checks.js';
 
-export interface ReceivedPush {
+/**
+ * How the service answers one request: a status (with headers and a body), `hang` (never
+ * answer), or `reset` (destroy the connection once the request has arrived).
+ */
+export type PushAnswer =
+  | number
+  | { status: number; headers?: Record<string, string>; body?: string }
+  | 'hang'
+  | 'reset';
+
+export interface ReceivedPush extends PushFindings {
   path: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** When the request arrived (epoch ms). */
   at: number;
+  answer: PushAnswer;
 }
 
 /**
- * A push service on loopback, as FCM or autopush would be: records every request and answers
- * with the status set for its path (201 by default).
+ * A push service on loopback, as FCM or autopush would be: records every request with what
+ * a real push service would find wrong with it (see push-request-checks.ts), and answers each
+ * path from its script (201 by default).
  */
 export class LocalPushService {
   readonly received: ReceivedPush[] = [];
-  private readonly statuses = new Map<string, number>();
+  private readonly scripts = new Map<string, PushAnswer[]>();
+  private readonly browsers = new Map<string, RegisteredBrowser>();
   private readonly waiters: (() => void)[] = [];
   private server: Server | undefined;
   origin = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const path = req.url ?? '/';
-        this.received.push({ path, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-        res.writeHead(this.statuses.get(path) ?? 201).end();
-        for (const wake of this.waiters.splice(0)) wake();
-      });
-    });
+    this.server = createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -37,12 +43,30 @@ export class LocalPushService {
 
   /** The endpoint URL for `path`, answered with `status`. */
   endpoint(path: string, status = 201): string {
-    this.statuses.set(path, status);
+    return this.script(path, status);
+  }
+
+  /**
+   * The endpoint URL for `path`, answered with `answers` in turn; the last one answers every
+   * request after it.
+   */
+  script(path: string, ...answers: PushAnswer[]): string {
+    this.scripts.set(path, answers.length > 0 ? [...answers] : [201]);
     return `${this.origin}${path}`;
+  }
+
+  /** Tells the service which browser subscribed at `path`, so that it can decrypt its pushes. */
+  registerBrowser(path: string, browser: RegisteredBrowser): void {
+    this.browsers.set(path, browser);
   }
 
   requestsTo(path: string): ReceivedPush[] {
     return this.received.filter((r) => r.path === path);
+  }
+
+  /** Every request that a real push service would have refused, with its reasons. */
+  rejected(): { path: string; problems: string[] }[] {
+    return this.received.filter((r) => r.problems.length > 0).map(({ path, problems }) => ({ path, problems }));
   }
 
   /** Resolves once `count` requests reached `path`; rejects after `timeoutMs`. */
@@ -63,7 +87,36 @@ export class LocalPushService {
   }
 
   async close(): Promise<void> {
+    // Also ends the requests left hanging.
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const at = Date.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      const body = Buffer.concat(chunks);
+      const answer = this.nextAnswer(path);
+      const findings = checkPushRequest(
+        { method: req.method ?? '', headers: req.headers, body },
+        { origin: this.origin, arrivedAt: at, browser: this.browsers.get(path) },
+      );
+      this.received.push({ path, headers: req.headers, body, at, answer, ...findings });
+      if (answer === 'reset') req.socket.resetAndDestroy();
+      else if (answer !== 'hang') {
+        const { status, headers, body: text } = typeof answer === 'number' ? { status: answer } : answer;
+        res.writeHead(status, headers).end(text);
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  private nextAnswer(path: string): PushAnswer {
+    const script = this.scripts.get(path);
+    if (!script) return 201;
+    return (script.length > 1 ? script.shift() : script[0]) ?? 201;
   }
 }

@@ -213,4 +213,16 @@ describe('requireSetting', () => {
   it('treats an empty list as missing', () => {
     expect(() => requireSetting([], 'API_KEYS', 'add a key')).to.throw(ConfigError, /API_KEYS/);
   });
+
+  it('takes a configured VAPID default key pair only when both halves belong together', async () => {
+    const { generateVapidKeyPair } = await import('../../shared/vapid/index.js');
+    const pair = generateVapidKeyPair();
+    const other = generateVapidKeyPair();
+
+    const config = loadConfig({ VAPID_PUBLIC_KEY: pair.publicKey, VAPID_PRIVATE_KEY: pair.privateKey });
+    expect(config.push.vapidDefaultKey).to.deep.equal(pair);
+    expect(() => loadConfig({ VAPID_PUBLIC_KEY: pair.publicKey })).to.throw(ConfigError, /VAPID_PRIVATE_KEY/);
+    expect(() => loadConfig({ VAPID_PUBLIC_KEY: pair.publicKey, VAPID_PRIVATE_KEY: other.privateKey }))
+      .to.throw(ConfigError, /does not belong/);
+  });
 });

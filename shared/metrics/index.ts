@@ -1,0 +1,10 @@
+export { createMetricsRegistry, renderMetrics } from './create-metrics-registry.js';
+export type { MetricsRegistry, MetricsText } from './create-metrics-registry.js';
+export { createPushMetrics, DEFAULT_MAX_ORIGINS } from './push-metrics.js';
+export type { PushMetrics, SendSample } from './push-metrics.js';
+export { registerQueueDepth, queueDepthSource, QUEUE_DEPTH_STATES } from './queue-depth.js';
+export type { QueueDepthSource } from './queue-depth.js';
+export { createHttpMetrics, createMetricsHandler, UNMATCHED_ROUTE } from './http-metrics.js';
+export { createLabelCap, OTHER_LABEL } from './label-cap.js';
+export { startMetricsServer } from './metrics-server.js';
+export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
