@@ -1,3 +1,5 @@
+import { UnrecoverableError } from 'bullmq';
+
 /**
  * When to try a push again. RFC 9110 §10.2.3: Retry-After is either delay-seconds or an
  * HTTP-date; RFC 8030 §8.4 has push services send it with 429 and 503.
@@ -45,5 +47,16 @@ export class RetryLaterError extends Error {
   ) {
     super(`${endpoints} endpoint(s) to retry in ${delayMs} ms`);
     this.name = 'RetryLaterError';
+  }
+}
+
+/** The last allowed attempt left endpoints unreached: the job fails for good. */
+export class GaveUpError extends UnrecoverableError {
+  constructor(
+    readonly endpoints: number,
+    attempts: number,
+  ) {
+    super(`gave up after ${attempts} attempts: ${endpoints} endpoint(s) still failing`);
+    this.name = 'GaveUpError';
   }
 }

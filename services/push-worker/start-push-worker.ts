@@ -11,7 +11,7 @@ import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type DeliveryReport } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
-import { RetryLaterError, retryDelay } from './retry-policy.js';
+import { GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
 import { createSettledLedger } from './settled-ledger.js';
 import { startStaleSweep } from './sweep-stale.js';
@@ -92,6 +92,8 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
       await status.add(data.eventId, { expired: report.retry.length, pushDone: 1 });
       return { ...report.counts, expired: report.retry.length };
     }
+    // The worker's own limit counts, whatever the job was queued with.
+    if (job.attemptsMade + 1 >= deps.push.maxAttempts) throw new GaveUpError(report.retry.length, job.attemptsMade + 1);
     throw new RetryLaterError(delay, report.retry.length);
   }
 
@@ -108,12 +110,13 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
   worker.on('failed', (job, err) => {
-    const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final =
+      job !== undefined && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, final, err: err.message }, 'push attempt failed');
     if (final && job) void recordFinalFailure(job, err);
   });
   async function recordFinalFailure(job: Job<PushJob>, err: Error): Promise<void> {
-    const failed = err instanceof RetryLaterError ? err.endpoints : 1;
+    const failed = err instanceof RetryLaterError || err instanceof GaveUpError ? err.endpoints : 1;
     await status.add(job.data.eventId, { failed, pushDone: 1 }).catch(() => undefined);
   }
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
