@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { encryptMessage, pushRequest } from './prepare-push.js';
+import type { SendSlots } from './send-slots.js';
 import { parseRetryAfter } from './retry-policy.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
 import type { PushResponse, PushSender } from './web-push-sender.js';
@@ -21,8 +22,10 @@ export interface DeliverPushDeps {
   authorizer: VapidAuthorizer;
   endpointPolicy: EndpointPolicy;
   originGate: OriginGate;
-  /** Called as each endpoint settles, before it counts as settled (crash-safe progress). */
-  onSettled?(endpointHash: string): Promise<void>;
+  /** Bounds sends in flight, including the recording of their outcome; unbounded when absent. */
+  slots?: SendSlots;
+  /** Records each endpoint's final outcome as it settles (crash-safe progress). */
+  onSettled?(endpointHash: string, outcome: SettledOutcome): Promise<void>;
   onSent?(sample: { origin: string; outcome: SendOutcome; seconds: number }): void;
   log: Logger;
   now?: () => number;
@@ -34,14 +37,15 @@ export interface DeliverPushDeps {
  * endpoint. retry: try later (429, 5xx, network, deadline, origin paused).
  */
 export type SendOutcome = 'sent' | 'gone' | 'rejected' | 'blocked' | 'retry';
+export type SettledOutcome = Exclude<SendOutcome, 'retry'>;
 
 export interface DeliveryReport {
   /** The event's TTL ran out before this attempt: nothing was sent. */
   expired: boolean;
   /** Subscriptions that were still to be reached when the TTL ran out. */
   expiredCount: number;
-  /** Endpoint hashes with a final outcome: never sent to again for this job. */
-  settled: string[];
+  /** Endpoints with a final outcome in this attempt: never sent to again for this job. */
+  settled: Map<string, SettledOutcome>;
   /** Endpoint hashes to try again later. */
   retry: string[];
   /** The longest wait a push service asked for (Retry-After, or a paused origin). */
@@ -67,7 +71,7 @@ export async function deliverPush(
   const report: DeliveryReport = {
     expired: false,
     expiredCount: 0,
-    settled: [],
+    settled: new Map(),
     retry: [],
     retryAfterMs: null,
     counts: { sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 },
@@ -83,13 +87,7 @@ export async function deliverPush(
   }
   // allSettled: one subscription's failure (its VAPID key cannot be loaded, the database
   // blinks) must not lose the outcomes of the others, or a retry would send to them again.
-  const results = await Promise.allSettled(
-    subscriptions.map(async (subscription) => {
-      const result = await sendOne(deps, job, subscription, now);
-      if (result.outcome !== 'retry') await deps.onSettled?.(subscription.endpointHash);
-      return result;
-    }),
-  );
+  const results = await Promise.allSettled(subscriptions.map((s) => sendOne(deps, job, s, now)));
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;
     if (settled.status === 'rejected') {
@@ -98,7 +96,7 @@ export async function deliverPush(
     const result: SendResult = settled.status === 'fulfilled' ? settled.value : { outcome: 'retry' };
     report.counts[result.outcome]++;
     if (result.outcome !== 'retry') {
-      report.settled.push(endpointHash);
+      report.settled.set(endpointHash, result.outcome);
       return;
     }
     report.retry.push(endpointHash);
@@ -120,17 +118,21 @@ async function sendOne(
     package: subscription.package,
     endpointHash: subscription.endpointHash,
   };
+  const settle = async (outcome: SettledOutcome): Promise<SendResult> => {
+    await deps.onSettled?.(key.endpointHash, outcome);
+    return { outcome };
+  };
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
   const url = new URL(subscription.endpoint);
   const log = deps.log.child({ eventId: job.eventId, endpointHost: url.host, requestId: job.requestId });
   if (problem) {
     log.warn({ problem }, 'endpoint not allowed; not sent');
-    return { outcome: 'blocked' };
+    return settle('blocked');
   }
   if (subscription.expirationTime && subscription.expirationTime.getTime() <= now()) {
     await deps.subscriptions.deactivate(key, 'subscription-expired');
     log.info('subscription past its expirationTime; deactivated');
-    return { outcome: 'gone' };
+    return settle('gone');
   }
   const paused = deps.originGate.waitFor(url.origin);
   if (paused > 0) return { outcome: 'retry', retryAfterMs: paused };
@@ -143,68 +145,90 @@ async function sendOne(
     // Keys that cannot encrypt will never work: the browser must subscribe again.
     await deps.subscriptions.deactivate(key, 'invalid-keys');
     log.warn({ err: err.message }, 'subscription keys unusable; deactivated');
-    return { outcome: 'gone' };
+    return settle('gone');
   }
   // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
   // job is retried while an operator fixes the key.
   const authorization = deps.authorizer.authorization(url.origin, await deps.vapidKeyFor(subscription));
-  const started = now();
-  let response: PushResponse;
-  try {
-    response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started));
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
-      log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
-      return { outcome: 'blocked' };
+
+  const exchange = async () => {
+    const started = now();
+    let response: PushResponse;
+    try {
+      response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
+        log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
+        return { response: null, result: await settle('blocked') };
+      }
+      log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
+      deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
+      return { response: null, result: { outcome: 'retry' } as SendResult };
     }
-    log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
-    deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
-    return { outcome: 'retry' };
-  }
-  const result = await classify(deps, key, job, response, log, now);
-  deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
+    const result = outcomeOf(response, now);
+    deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
+    // Recorded before the slot is given back: an answered send must not be repeated.
+    if (result.outcome !== 'retry') await settle(result.outcome);
+    return { response, result };
+  };
+  const { response, result } = deps.slots ? await deps.slots.run(exchange) : await exchange();
+  if (!response) return result;
   if (result.outcome === 'retry' && (response.status === 429 || response.status === 503)) {
     deps.originGate.pause(url.origin, result.retryAfterMs ?? DEFAULT_ORIGIN_PAUSE_MS);
   }
+  await bookkeep(deps, key, job, response, result, log, now);
   return result;
 }
 
-async function classify(
+/** What a push service's answer means (RFC 8030 §5, §8.4; the contract's outcome table). */
+function outcomeOf(response: PushResponse, now: () => number): SendResult {
+  const { status } = response;
+  if (status >= 200 && status < 300) return { outcome: 'sent' };
+  if (status === 404 || status === 410) return { outcome: 'gone' };
+  if (status === 429 || status >= 500) {
+    return { outcome: 'retry', retryAfterMs: parseRetryAfter(response.headers['retry-after'], now()) ?? undefined };
+  }
+  return { outcome: 'rejected' };
+}
+
+/**
+ * Updates the subscription after the push service answered. The outcome stands even if this
+ * fails: a retry would otherwise send an accepted message twice.
+ */
+async function bookkeep(
   deps: DeliverPushDeps,
   key: SubscriptionKey,
   job: PushJob,
   response: PushResponse,
+  result: SendResult,
   log: Logger,
   now: () => number,
-): Promise<SendResult> {
+): Promise<void> {
   const { status } = response;
-  // The push service has answered: from here the outcome stands even if our own bookkeeping
-  // fails, or a retry would send an accepted message twice.
-  const record = (what: string, write: Promise<void>) =>
+  const record = (what: string, write: Promise<unknown>) =>
     write.catch((err: unknown) => log.error({ err, status }, `could not record ${what}`));
-  if (status >= 200 && status < 300) {
-    await record('the success', deps.subscriptions.recordSuccess(key, new Date(now())));
-    // RFC 8030 §5.2: the service may keep the message for less time than we asked.
-    log.info({ status, user: job.user, serviceTtl: response.headers['ttl'] }, 'push sent');
-    return { outcome: 'sent' };
+  switch (result.outcome) {
+    case 'sent':
+      await record('the success', deps.subscriptions.recordSuccess(key, new Date(now())));
+      // RFC 8030 §5.2: the service may keep the message for less time than we asked.
+      log.info({ status, user: job.user, serviceTtl: response.headers['ttl'] }, 'push sent');
+      return;
+    case 'gone':
+      await record('the deactivation', deps.subscriptions.deactivate(key, `push-service-${status}`));
+      log.info({ status }, 'subscription gone; deactivated');
+      return;
+    case 'retry':
+      log.warn({ status, retryAfterMs: result.retryAfterMs, body: response.text }, 'push service busy or failing; will retry');
+      return;
+    default: {
+      await record('the failure', deps.subscriptions.recordFailure(key));
+      const hint =
+        status === 403
+          ? 'the VAPID key does not match the one the browser subscribed with'
+          : status === 413
+            ? 'the payload is too large for this push service'
+            : undefined;
+      log.warn({ status, body: response.text, hint }, 'push rejected');
+    }
   }
-  if (status === 404 || status === 410) {
-    await record('the deactivation', deps.subscriptions.deactivate(key, `push-service-${status}`).then(() => undefined));
-    log.info({ status }, 'subscription gone; deactivated');
-    return { outcome: 'gone' };
-  }
-  if (status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now()) ?? undefined;
-    log.warn({ status, retryAfterMs, body: response.text }, 'push service busy or failing; will retry');
-    return { outcome: 'retry', retryAfterMs };
-  }
-  await record('the failure', deps.subscriptions.recordFailure(key));
-  const hint =
-    status === 403
-      ? 'the VAPID key does not match the one the browser subscribed with'
-      : status === 413
-        ? 'the payload is too large for this push service'
-        : undefined;
-  log.warn({ status, body: response.text, hint }, 'push rejected');
-  return { outcome: 'rejected' };
 }

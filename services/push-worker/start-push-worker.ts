@@ -9,10 +9,11 @@ import type { Logger } from '../../shared/logging/index.js';
 import { createPushMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import { deliverPush, type DeliverPushDeps, type DeliveryReport } from './deliver-push.js';
+import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
 import { GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
+import { createSendSlots } from './send-slots.js';
 import { createSettledLedger } from './settled-ledger.js';
 import { startStaleSweep } from './sweep-stale.js';
 import { createVapidKeyCache } from './vapid-key-cache.js';
@@ -65,6 +66,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     authorizer: createVapidAuthorizer({ subject: deps.push.vapidSubject }),
     endpointPolicy: deps.push.endpointPolicy,
     originGate: createOriginGate(now),
+    slots: createSendSlots(deps.push.concurrency),
     onSent: deps.metrics && createPushMetrics(deps.metrics).observeSend,
     log,
     now,
@@ -75,25 +77,34 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     if (!parsed.success) throw new UnrecoverableError(`malformed push job: ${parsed.error.message}`);
     const data = parsed.data;
     const jobId = job.id!;
+    // Only a job started before can have settled endpoints: skip the read on a first start.
+    const earlier = job.attemptsStarted > 1 ? await ledger.load(jobId) : new Map<string, SettledOutcome>();
     const report = await deliverPush(
-      { ...deliverDeps, onSettled: (hash) => ledger.add(jobId, hash, data.expiresAt) },
+      {
+        ...deliverDeps,
+        onSettled: (hash, outcome) => ledger.add(jobId, hash, outcome, data.expiresAt),
+      },
       data,
-      await ledger.load(jobId),
+      new Set(earlier.keys()),
     );
+    // Counted once, when the job ends, over every attempt (a killed one included).
+    const settled = tally([...earlier.values(), ...report.settled.values()]);
     if (report.retry.length === 0) {
-      await status.add(data.eventId, { ...settledCounts(report), expired: report.expiredCount, pushDone: 1 });
-      return { ...report.counts, expired: report.expiredCount };
+      await status.add(data.eventId, { ...settled, expired: report.expiredCount, pushDone: 1 });
+      return { ...settled, expired: report.expiredCount };
     }
-    await status.add(data.eventId, settledCounts(report));
     const delay = retryDelay({ attemptsMade: job.attemptsMade + 1, retryAfterMs: report.retryAfterMs });
     if (now() + delay >= data.expiresAt) {
       // Waiting as asked would deliver after the TTL: the message is no longer worth sending.
       log.info({ eventId: data.eventId, endpoints: report.retry.length }, 'push expired before it could be retried');
-      await status.add(data.eventId, { expired: report.retry.length, pushDone: 1 });
-      return { ...report.counts, expired: report.retry.length };
+      await status.add(data.eventId, { ...settled, expired: report.retry.length, pushDone: 1 });
+      return { ...settled, expired: report.retry.length };
     }
     // The worker's own limit counts, whatever the job was queued with.
-    if (job.attemptsMade + 1 >= deps.push.maxAttempts) throw new GaveUpError(report.retry.length, job.attemptsMade + 1);
+    if (job.attemptsMade + 1 >= deps.push.maxAttempts) {
+      await status.add(data.eventId, { ...settled, failed: settled.failed + report.retry.length, pushDone: 1 });
+      throw new GaveUpError(report.retry.length, job.attemptsMade + 1);
+    }
     throw new RetryLaterError(delay, report.retry.length);
   }
 
@@ -113,12 +124,12 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     const final =
       job !== undefined && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, final, err: err.message }, 'push attempt failed');
-    if (final && job) void recordFinalFailure(job, err);
+    // GaveUpError was counted by the processor; any other final failure still ends the job.
+    if (final && job && !(err instanceof GaveUpError)) {
+      const failed = err instanceof RetryLaterError ? err.endpoints : 1;
+      void status.add((job.data as PushJob).eventId, { failed, pushDone: 1 }).catch(() => undefined);
+    }
   });
-  async function recordFinalFailure(job: Job<PushJob>, err: Error): Promise<void> {
-    const failed = err instanceof RetryLaterError || err instanceof GaveUpError ? err.endpoints : 1;
-    await status.add(job.data.eventId, { failed, pushDone: 1 }).catch(() => undefined);
-  }
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
   log.info({ concurrency: deps.push.concurrency }, 'push-worker started');
 
@@ -133,7 +144,12 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   };
 }
 
-function settledCounts(report: DeliveryReport) {
-  const { sent, gone, rejected, blocked } = report.counts;
-  return { sent, cleaned: gone, failed: rejected + blocked };
+function tally(outcomes: SettledOutcome[]): { sent: number; cleaned: number; failed: number } {
+  const counts = { sent: 0, cleaned: 0, failed: 0 };
+  for (const outcome of outcomes) {
+    if (outcome === 'sent') counts.sent++;
+    else if (outcome === 'gone') counts.cleaned++;
+    else counts.failed++;
+  }
+  return counts;
 }

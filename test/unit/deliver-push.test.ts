@@ -8,6 +8,7 @@ import { buildMessage, eventSchema, type PushJob } from '../../shared/events/ind
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { generateVapidKeyPair } from '../../shared/vapid/index.js';
 import { createOriginGate } from '../../services/push-worker/origin-gate.js';
+import { createSendSlots } from '../../services/push-worker/send-slots.js';
 import { deliverPush, type DeliverPushDeps } from '../../services/push-worker/deliver-push.js';
 import { createVapidAuthorizer } from '../../services/push-worker/vapid-jwt.js';
 import type {
@@ -133,7 +134,7 @@ describe('deliverPush', () => {
 
       expect(report.counts).to.include({ sent: 1, gone: 0, rejected: 0, blocked: 0, retry: 0 });
       expect(report).to.include({ expired: false });
-      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FCM)]);
       expect(report.retry).to.deep.equal([]);
       const row = store.row(USER, PKG, FCM);
       expect(row.lastSuccessAt).to.deep.equal(new Date(NOW));
@@ -231,7 +232,7 @@ describe('deliverPush', () => {
         deactivatedReason: `push-service-${status}`,
       });
       expect(report.counts.gone).to.equal(1);
-      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FCM)]);
       expect(report.retry).to.deep.equal([]);
     });
   }
@@ -245,7 +246,7 @@ describe('deliverPush', () => {
       const report = await deliverPush(deps, pushJob(), NONE);
 
       expect(report.counts.rejected).to.equal(1);
-      expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+      expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FCM)]);
       expect(report.retry).to.deep.equal([]);
       expect(store.row(USER, PKG, FCM)).to.include({ failureCount: 1, active: 'Y' });
     });
@@ -266,7 +267,7 @@ describe('deliverPush', () => {
       const report = await deliverPush(deps, pushJob(), NONE);
 
       expect(report.retry).to.deep.equal([hashEndpoint(FCM)]);
-      expect(report.settled).to.deep.equal([]);
+      expect([...report.settled.keys()]).to.deep.equal([]);
       expect(report.counts.retry).to.equal(1);
       expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', failureCount: 0 });
     });
@@ -281,7 +282,7 @@ describe('deliverPush', () => {
     const report = await deliverPush(deps, pushJob(), new Set([hashEndpoint(FCM)]));
 
     expect(sender.sentTo()).to.deep.equal([MOZILLA]);
-    expect(report.settled).to.deep.equal([hashEndpoint(MOZILLA)]);
+    expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(MOZILLA)]);
     expect(report.counts.sent).to.equal(1);
   });
 
@@ -293,7 +294,7 @@ describe('deliverPush', () => {
 
     expect(sender.requests).to.deep.equal([]);
     expect(report.counts.blocked).to.equal(1);
-    expect(report.settled).to.deep.equal([hashEndpoint(FOREIGN)]);
+    expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FOREIGN)]);
     expect(report.retry).to.deep.equal([]);
   });
 
@@ -312,7 +313,7 @@ describe('deliverPush', () => {
       expect(report.expired).to.equal(true);
       expect(report.expiredCount).to.equal(1);
       expect(store.row(USER, PKG, FCM)).to.include({ active: 'Y', failureCount: 0 });
-      expect(report.settled).to.deep.equal([]);
+      expect([...report.settled.keys()]).to.deep.equal([]);
       expect(report.retry).to.deep.equal([]);
       expect(report.counts).to.deep.equal({ sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 });
       expect(sender.requests).to.deep.equal([]);
@@ -330,7 +331,7 @@ describe('deliverPush', () => {
 
     expect(report.counts).to.deep.equal({ sent: 2, gone: 1, rejected: 1, blocked: 1, retry: 1 });
     const settled = [FCM, EDGE_FCM, MOZILLA, APPLE, FOREIGN];
-    expect(report.settled).to.have.members(settled.map(hashEndpoint));
+    expect([...report.settled.keys()]).to.have.members(settled.map(hashEndpoint));
     expect(report.retry).to.deep.equal([hashEndpoint(WINDOWS)]);
     expect(sender.sentTo()).to.have.members([FCM, EDGE_FCM, MOZILLA, APPLE, WINDOWS]);
     expect(store.row(USER, PKG, MOZILLA).active).to.equal('N');
@@ -350,7 +351,7 @@ describe('deliverPush', () => {
 
     const report = await deliverPush({ ...deps, vapidKeyFor }, pushJob(), NONE);
 
-    expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+    expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FCM)]);
     expect(report.retry).to.deep.equal([hashEndpoint(MOZILLA)]);
   });
 
@@ -377,7 +378,7 @@ describe('deliverPush', () => {
 
     const report = await deliverPush({ ...deps, subscriptions: failingStore }, pushJob(), NONE);
 
-    expect(report.settled).to.deep.equal([hashEndpoint(FCM)]);
+    expect([...report.settled.keys()]).to.deep.equal([hashEndpoint(FCM)]);
     expect(report.retry).to.deep.equal([]);
     expect(report.counts.sent).to.equal(1);
   });
@@ -391,5 +392,30 @@ describe('deliverPush', () => {
 
     expect(report.counts.sent).to.equal(1);
     expect(sender.requests[0]?.headers['ttl']).to.equal('0');
+  });
+
+  it('records an answered push as settled before its send slot is free for the next send', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FCM);
+    subscribe(MOZILLA);
+    sender.answer(FCM, 201).answer(MOZILLA, 410);
+    const events: string[] = [];
+    const onSettled = async (hash: string, outcome: string) => {
+      await new Promise((r) => setTimeout(r, 5));
+      events.push(`settled ${outcome} ${hash === hashEndpoint(FCM) ? 'fcm' : 'mozilla'}`);
+    };
+    const slots = createSendSlots(1);
+    const tracked = { run: <T>(work: () => Promise<T>) => slots.run(async () => {
+      events.push('slot taken');
+      const result = await work();
+      events.push('slot freed');
+      return result;
+    }) };
+
+    await deliverPush({ ...deps, slots: tracked, onSettled }, pushJob(), NONE);
+
+    expect(events).to.deep.equal([
+      'slot taken', 'settled sent fcm', 'slot freed', 'slot taken', 'settled gone mozilla', 'slot freed',
+    ]);
   });
 });
