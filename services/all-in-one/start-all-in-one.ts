@@ -66,6 +66,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
         pushAttempts: config.push.maxAttempts,
         dataSource,
         log,
+        metrics,
       }),
     );
     const api = await startSubscriptionApi({

@@ -18,7 +18,7 @@ export interface MqttIntake {
  */
 export async function startMqttIntake(
   config: MqttClientConfig & { url: string },
-  deps: MqttIntakeDeps,
+  deps: MqttIntakeDeps & { observe?: (result: string) => void },
   log: Logger,
 ): Promise<MqttIntake> {
   const client: MqttClient = await connectAsync(config.url, {
@@ -41,6 +41,7 @@ export async function startMqttIntake(
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await acceptMqttEvent(deps, packet.topic, payload);
+        deps.observe?.(result.accepted ? 'accepted' : result.code);
         if (result.accepted) log.debug({ eventId: result.id, topic: packet.topic }, 'mqtt event accepted');
         else log.warn({ topic: packet.topic, code: result.code, reason: result.reason }, 'mqtt event rejected');
         return;

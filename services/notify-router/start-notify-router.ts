@@ -5,6 +5,7 @@ import { createNotificationStore } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
+import { createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
@@ -18,6 +19,8 @@ export interface NotifyRouterDeps {
   pushAttempts: number;
   dataSource: DataSource;
   log: Logger;
+  /** Where rejected and accepted MQTT events are counted. */
+  metrics?: MetricsRegistry;
 }
 
 const ROUTE_CONCURRENCY = 8;
@@ -38,7 +41,12 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   const notifications = createNotificationStore(deps.dataSource);
 
   const realtime = await startMqttPublisher(deps.mqtt, log);
-  const intake = await startMqttIntake(deps.mqtt, { topics, notifications, routeQueue, log }, log);
+  const intakeMetrics = deps.metrics && createIntakeMetrics(deps.metrics);
+  const intake = await startMqttIntake(
+    deps.mqtt,
+    { topics, notifications, routeQueue, log, observe: (result) => intakeMetrics?.observeEvent('mqtt', result) },
+    log,
+  );
 
   const routeDeps = {
     realtime,

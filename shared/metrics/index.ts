@@ -8,3 +8,5 @@ export { createHttpMetrics, createMetricsHandler, UNMATCHED_ROUTE } from './http
 export { createLabelCap, OTHER_LABEL } from './label-cap.js';
 export { startMetricsServer } from './metrics-server.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
+export { createIntakeMetrics } from './intake-metrics.js';
+export type { IntakeMetrics } from './intake-metrics.js';

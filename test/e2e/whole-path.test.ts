@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { LocalPushService } from '../support/local-push-service.js';
+import { obliterateQueues } from '../support/queues.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
@@ -88,6 +87,10 @@ describe('the whole path, all-in-one (npm start)', function () {
     const { connectAsync } = await import('mqtt');
     const producer = await connectAsync(deployment.mqttUrl, { clientId: `producer-${randomUUID()}` });
     try {
+      // Refused events are logged and counted, and the router goes on.
+      const topic = `axion/e2e/notify/user/${subscriber.user}`;
+      await producer.publishAsync(topic, '{not json', { qos: 1 });
+      await producer.publishAsync(topic, JSON.stringify({ title: 'big', data: { blob: 'x'.repeat(5000) } }), { qos: 1 });
       const id = `mqtt-${randomUUID()}`;
       await producer.publishAsync(
         `axion/e2e/notify/user/${subscriber.user}`,
@@ -98,6 +101,10 @@ describe('the whole path, all-in-one (npm start)', function () {
       const [push] = await pushService.waitFor(subscriber.ok.path);
       expect(openPush(push!.body, subscriber.ok.keys)).to.deep.equal(message);
       expect(message.title).to.equal('From MQTT');
+      const metrics = await (await fetch(`${deployment.httpBase}/metrics`)).text();
+      expect(metrics).to.match(/axion_push_events_total\{source="mqtt",result="invalid_json"\} 1/);
+      expect(metrics).to.match(/axion_push_events_total\{source="mqtt",result="too_large"\} 1/);
+      expect(metrics).to.match(/axion_push_events_total\{source="mqtt",result="accepted"\} [1-9]/);
     } finally {
       await producer.endAsync();
       await subscriber.dashboard.endAsync();
@@ -153,13 +160,7 @@ describe('the whole path, each service in its own process (MariaDB, shared Redis
     for (const p of processes.reverse()) await p.stop();
     await pushService?.close();
     await testDb?.drop();
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    for (const name of ['route', 'push']) {
-      const queue = new Queue(name, { connection: redis, prefix: queuePrefix });
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
-    await redis.quit();
+    await obliterateQueues(TEST_REDIS_URL, queuePrefix);
   });
 
   it('works the same with four processes started alone', async function () {

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import {
   createSubscriptionStore,
   createVapidKeyStore,
@@ -11,6 +9,7 @@ import {
 } from '../../shared/database/index.js';
 import type { Message } from '../../shared/events/index.js';
 import { CountingPushService } from '../support/counting-push-service.js';
+import { obliterateQueues } from '../support/queues.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
@@ -120,16 +119,8 @@ describe('the push-worker killed with SIGKILL in the middle of a 2,000-subscript
     for (const p of processes.reverse()) await p.stop().catch(() => undefined);
     await pushService?.close();
     await testDb?.drop();
-    const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    for (const name of ['route', 'push']) {
-      const queue = new Queue(name, { connection: redis, prefix: queuePrefix });
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
-    // The settled ledger and delivery counts live beside the queues under the same prefix.
-    const leftovers = await redis.keys(`${queuePrefix}:*`);
-    if (leftovers.length > 0) await redis.del(...leftovers);
-    await redis.quit();
+    // The queues, and the settled ledger and delivery counts beside them under the same prefix.
+    await obliterateQueues(TEST_REDIS_URL, queuePrefix);
   });
 
   async function notifications(method: string, path: string, body?: unknown) {

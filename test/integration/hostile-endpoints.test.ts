@@ -1,25 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
-import {
-  createNotificationStore,
-  createSubscriptionStore,
-  createVapidKeyStore,
-  startDatabase,
-  type Database,
-} from '../../shared/database/index.js';
-import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
-import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
-import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
-import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import { createAuthenticator } from '../../services/subscription-api/authenticate.js';
-import { createApp } from '../../services/subscription-api/create-app.js';
-import { testLogger } from '../support/silent-logger.js';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
-import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { startTestApi, type TestApi } from '../support/test-api.js';
+import { userToken } from '../support/tokens.js';
 import { createBrowserKeys } from '../support/web-push-receiver.js';
 
 const FCM = 'https://fcm.googleapis.com/fcm/send/';
@@ -76,61 +58,30 @@ const HOSTILE_ENDPOINTS: Array<[string, string]> = [
 ];
 
 describe('POST /v1/subscriptions with hostile endpoints', function () {
-  let testDb: TestDatabase;
-  let database: Database;
-  let redis: Redis;
-  let routeQueue: RouteQueue;
-  let server: Server;
-  let base: string;
-  const prefix = `test-${randomUUID()}`;
+  let api: TestApi;
 
   before(async function () {
-    testDb = await createTestDatabase('sqlite');
-    database = await startDatabase(testDb.config, testLogger());
-    redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
-    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
-    const app = createApp({
-      auth: createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: [] }),
-      subscriptions: createSubscriptionStore(database.dataSource),
-      vapidKeys: createVapidKeyStore(database.dataSource),
-      notifications: createNotificationStore(database.dataSource),
-      routeQueue,
-      status: createDeliveryStatus(redis, prefix),
-      endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
-      log: testLogger(),
-    });
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    api = await startTestApi({ database: 'sqlite', apiKeys: [] });
   });
 
   after(async function () {
-    await new Promise((resolve) => server?.close(resolve));
-    if (redis) {
-      const queue = new Queue(QUEUE_NAMES.route, { connection: redis, prefix });
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
-    await routeQueue?.close();
-    await redis?.quit();
-    await database?.close();
-    await testDb?.drop();
+    await api?.close();
   });
 
   async function subscribe(endpoint: string, token: string) {
     const keys = createBrowserKeys();
-    const res = await fetch(`${base}/v1/subscriptions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ package: 'crm', endpoint, expirationTime: null, keys: { p256dh: keys.p256dh, auth: keys.auth } }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return api.call(
+      'POST',
+      '/v1/subscriptions',
+      { package: 'crm', endpoint, expirationTime: null, keys: { p256dh: keys.p256dh, auth: keys.auth } },
+      { authorization: `Bearer ${token}` },
+    );
   }
 
   async function listed(token: string): Promise<unknown[]> {
-    const res = await fetch(`${base}/v1/subscriptions?package=crm`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await api.call('GET', '/v1/subscriptions?package=crm', undefined, { authorization: `Bearer ${token}` });
     expect(res.status).to.equal(200);
-    return ((await res.json()) as { subscriptions: unknown[] }).subscriptions;
+    return (res.body as { subscriptions: unknown[] }).subscriptions;
   }
 
   it('accepts a real FCM endpoint sent the same way, so the refusals below are about the endpoint', async function () {

@@ -24,6 +24,7 @@ import {
   startSubscriptionApi,
   type SubscriptionApi,
 } from '../../services/subscription-api/start-subscription-api.js';
+import { obliterateQueues } from '../support/queues.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
@@ -79,10 +80,8 @@ describe('registerQueueDepth on BullMQ', function () {
     queues = [QUEUE_NAMES.route, QUEUE_NAMES.push].map((name) => new Queue(name, { connection: redis, prefix }));
   });
   after(async function () {
-    for (const queue of queues) {
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
+    for (const queue of queues) await queue.close();
+    await obliterateQueues(redis, prefix);
     await redis.quit();
   });
 
@@ -187,13 +186,7 @@ describe('GET /metrics on the subscription-api', function () {
     await api.close();
     await database.close();
     await testDb.drop();
-    const redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test' });
-    for (const name of [QUEUE_NAMES.route, QUEUE_NAMES.push]) {
-      const queue = new Queue(name, { connection: redis, prefix });
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
-    await redis.quit();
+    await obliterateQueues(TEST_REDIS_URL, prefix);
   });
 
   it('serves the shared registry with HTTP counts and the depth of both queues', async function () {

@@ -1,24 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
-import {
-  createNotificationStore,
-  createSubscriptionStore,
-  createVapidKeyStore,
-  startDatabase,
-  type Database,
-} from '../../shared/database/index.js';
-import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
-import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
-import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES, routeJobId } from '../../shared/topics/index.js';
-import { createAuthenticator } from '../../services/subscription-api/authenticate.js';
-import { createApp } from '../../services/subscription-api/create-app.js';
-import { testLogger } from '../support/silent-logger.js';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { startTestApi, type TestApi } from '../support/test-api.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
 import { createBrowserKeys } from '../support/web-push-receiver.js';
 
@@ -27,60 +11,24 @@ const OTHER_KEY = 'billing-service-key-0123456789';
 const ADMIN_KEY = 'crm-admin-key-0123456789abcdef';
 
 describe('subscription-api on MariaDB and Redis', function () {
-  let testDb: TestDatabase;
-  let database: Database;
-  let redis: Redis;
-  let routeQueue: RouteQueue;
-  let server: Server;
-  let base: string;
-  const prefix = `test-${randomUUID()}`;
+  let api: TestApi;
 
   before(async function () {
-    testDb = await createTestDatabase('mysql');
-    database = await startDatabase(testDb.config, testLogger());
-    redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
-    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
-    const app = createApp({
-      auth: createAuthenticator({
-        jwtSecret: TEST_JWT_SECRET,
-        apiKeys: [
-          { name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false },
-          { name: 'billing-app', key: OTHER_KEY, packages: ['billing'], admin: false },
-          { name: 'crm-admin', key: ADMIN_KEY, packages: ['crm'], admin: true },
-        ],
-      }),
-      subscriptions: createSubscriptionStore(database.dataSource),
-      vapidKeys: createVapidKeyStore(database.dataSource),
-      notifications: createNotificationStore(database.dataSource),
-      routeQueue,
-      status: createDeliveryStatus(redis, prefix),
-      endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
-      log: testLogger(),
+    api = await startTestApi({
+      database: 'mysql',
+      apiKeys: [
+        { name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false },
+        { name: 'billing-app', key: OTHER_KEY, packages: ['billing'], admin: false },
+        { name: 'crm-admin', key: ADMIN_KEY, packages: ['crm'], admin: true },
+      ],
     });
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   after(async function () {
-    await new Promise((resolve) => server?.close(resolve));
-    const queue = new Queue(QUEUE_NAMES.route, { connection: redis, prefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
-    await routeQueue?.close();
-    await redis?.quit();
-    await database?.close();
-    await testDb?.drop();
+    await api?.close();
   });
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers };
-  }
+  const call: TestApi['call'] = (...args) => api.call(...args);
 
   function browserSubscription(pkg = 'crm') {
     const keys = createBrowserKeys();
@@ -249,7 +197,7 @@ describe('subscription-api on MariaDB and Redis', function () {
     it('accepts with 202, and the event waits in the route queue', async function () {
       const res = await call('POST', '/v1/notifications', notification(), { 'x-api-key': SERVICE_KEY });
       expect(res.status).to.equal(202);
-      const queue = new Queue(QUEUE_NAMES.route, { connection: redis, prefix });
+      const queue = new Queue(QUEUE_NAMES.route, { connection: api.redis, prefix: api.prefix });
       const job = await queue.getJob(routeJobId(res.body['id']));
       await queue.close();
       expect(job?.data).to.include({ id: res.body['id'], package: 'crm', source: 'http' });

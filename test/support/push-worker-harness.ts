@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { startPushWorker } from '../../services/push-worker/start-push-worker.js';
@@ -15,8 +14,8 @@ import { PushSubscriptionEntity } from '../../shared/entities/index.js';
 import type { PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import { createPushQueue, type PushQueue } from '../../shared/queue/index.js';
-import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { LocalPushService, type PushAnswer } from './local-push-service.js';
+import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';
 import { TEST_REDIS_URL } from './test-databases.js';
 import { createBrowserKeys, type BrowserKeys } from './web-push-receiver.js';
@@ -145,20 +144,8 @@ export class PushWorkerHarness {
     const steps: (() => Promise<unknown>)[] = [
       async () => this.worker?.close(),
       async () => this.queue?.close(),
-      async () => {
-        const queue = new Queue(QUEUE_NAMES.push, { connection: this.redis, prefix: this.prefix });
-        try {
-          await queue.obliterate({ force: true });
-        } finally {
-          await queue.close();
-        }
-      },
-      async () => {
-        // Delivery counters and settled ledgers live beside the queue under the same prefix.
-        for await (const keys of this.redis.scanStream({ match: `${this.prefix}:*`, count: 500 })) {
-          if ((keys as string[]).length > 0) await this.redis.del(...(keys as string[]));
-        }
-      },
+      // The queues, and the delivery counters and settled ledgers beside them under the prefix.
+      async () => obliterateQueues(this.redis, this.prefix),
       async () => {
         const repo = this.dataSource.getRepository(PushSubscriptionEntity);
         for (const user of this.users) await repo.delete({ user });

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { ApiKey } from '../../shared/config/index.js';
+import {
+  createNotificationStore,
+  createSubscriptionStore,
+  createVapidKeyStore,
+  startDatabase,
+  type Database,
+} from '../../shared/database/index.js';
+import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
+import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
+import { createAuthenticator } from '../../services/subscription-api/authenticate.js';
+import { createApp } from '../../services/subscription-api/create-app.js';
+import { obliterateQueues } from './queues.js';
+import { testLogger } from './silent-logger.js';
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './test-databases.js';
+import { TEST_JWT_SECRET } from './tokens.js';
+
+export interface TestApiOptions {
+  /** Where the stores live: a fresh MariaDB database or a fresh SQLite file. */
+  database: 'mysql' | 'sqlite';
+  /** Service and admin keys the API accepts (users sign in with tokens made by `userToken`). */
+  apiKeys?: readonly ApiKey[];
+  /** Defaults to the real push services, with loopback refused. */
+  endpointPolicy?: EndpointPolicy;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: Record<string, any>;
+  headers: Headers;
+}
+
+export interface TestApi {
+  /** `http://127.0.0.1:<port>` */
+  base: string;
+  /** The connection behind the route queue and delivery status, to look at what the API queued. */
+  redis: Redis;
+  /** The queue prefix of this API alone. */
+  prefix: string;
+  /** Sends `body` as JSON (a string is sent as it is) and reads the JSON answer. */
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** Stops the server, removes the queues and keys under `prefix`, and drops the database; runs every step. */
+  close(): Promise<void>;
+}
+
+/**
+ * The subscription-api's Express app (`createApp`) on real stores and a Redis route queue with a
+ * prefix of its own, listening on a free loopback port.
+ */
+export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
+  const prefix = `test-${randomUUID()}`;
+  let testDb: TestDatabase | undefined;
+  let database: Database | undefined;
+  let redis: Redis | undefined;
+  let routeQueue: RouteQueue | undefined;
+  let server: Server | undefined;
+
+  async function close(): Promise<void> {
+    const steps: (() => Promise<unknown>)[] = [
+      async () => {
+        if (server?.listening) await new Promise((resolve) => server!.close(resolve));
+      },
+      async () => redis && obliterateQueues(redis, prefix),
+      async () => routeQueue?.close(),
+      async () => redis?.quit(),
+      async () => database?.close(),
+      async () => testDb?.drop(),
+    ];
+    const failures: unknown[] = [];
+    for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) throw new AggregateError(failures, 'test API clean-up failed');
+  }
+
+  try {
+    testDb = await createTestDatabase(options.database);
+    database = await startDatabase(testDb.config, testLogger());
+    redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
+    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
+    const app = createApp({
+      auth: createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] }),
+      subscriptions: createSubscriptionStore(database.dataSource),
+      vapidKeys: createVapidKeyStore(database.dataSource),
+      notifications: createNotificationStore(database.dataSource),
+      routeQueue,
+      status: createDeliveryStatus(redis, prefix),
+      endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
+      log: testLogger(),
+    });
+    server = createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(0, '127.0.0.1', () => {
+        server!.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    // Leave nothing behind when the start fails part-way; the start's error is the one to see.
+    await close().catch(() => undefined);
+    throw err;
+  }
+
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    redis,
+    prefix,
+    async call(method, path, body, headers = {}) {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers };
+    },
+    close,
+  };
+}
