@@ -1,0 +1,1108 @@
+/**
+ * `npm run bench:push`: what one event to 10,000 Web Push subscriptions costs, beside what the
+ * crypto alone costs and what a plain `web-push` loop achieves, in one run on the same cores.
+ *
+ *   (a) RFC 8291 `encryptPayload` + a cached VAPID header, tight loop, one core
+ *   (b) `web-push` `sendNotification` (vapidDetails per call), concurrency 50
+ *   (c) the real path: SQLite subscriptions, BullMQ push jobs on the local Redis, the real
+ *       `startPushWorker` (1 process, then 2 processes), concurrency 50
+ *   (p) (c) once more with `--cpu-prof`, summarised: where the worker's time goes
+ *
+ * The push service is a minimal node:http server in its own process (bench/support). Everything
+ * the run creates (temp directory, SQLite file or MariaDB database, Redis keys under a unique
+ * prefix, child processes) is removed before it exits.
+ *
+ * Options: --messages=N (10000) --concurrency=N (50) --db2=sqlite|mysql (database for the
+ * 2-process run; sqlite) --log-level=info --no-profile --no-write (leave docs/performance.md alone)
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { MoreThanOrEqual } from 'typeorm';
+import {
+  createSubscriptionStore,
+  createVapidKeyStore,
+  hashEndpoint,
+  startDatabase,
+  type Database,
+  type VapidKey,
+} from '../shared/database/index.js';
+import { PushSubscriptionEntity } from '../shared/entities/index.js';
+import { pushJobSchema, type Message, type PushJob } from '../shared/events/index.js';
+import { endpointProblem } from '../shared/push-endpoints/index.js';
+import { createPushQueue } from '../shared/queue/index.js';
+import { QUEUE_NAMES } from '../shared/topics/index.js';
+import { decodeBase64Url, generateVapidKeyPair } from '../shared/vapid/index.js';
+import { encryptPayload } from '../services/push-worker/encrypt-payload.js';
+import { pushRequest } from '../services/push-worker/prepare-push.js';
+import { createVapidAuthorizer } from '../services/push-worker/vapid-jwt.js';
+import { testLogger } from '../test/support/silent-logger.js';
+import { createTestDatabase, type TestDatabase } from '../test/support/test-databases.js';
+import {
+  createBrowserKeys,
+  decryptPayload,
+  verifyVapidAuthorization,
+  type BrowserKeys,
+} from '../test/support/web-push-receiver.js';
+import { summariseProfile, type ProfileSummary } from './support/cpu-profile.js';
+import type { WorkerSettings } from './support/push-worker-process.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const SERVICE_SCRIPT = join(HERE, 'support', 'push-service-process.ts');
+const WORKER_SCRIPT = join(HERE, 'support', 'push-worker-process.ts');
+const DOC = join(ROOT, 'docs', 'performance.md');
+const BEGIN = '<!-- bench:push:begin (written by `npm run bench:push`; edit outside these markers) -->';
+const END = '<!-- bench:push:end -->';
+
+const { values: opts } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '50' },
+    db2: { type: 'string', default: 'sqlite' },
+    'log-level': { type: 'string', default: 'info' },
+    'no-profile': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const N = Number(opts.messages);
+const CONCURRENCY = Number(opts.concurrency);
+const LOG_LEVEL = opts['log-level']!;
+const DB2 = opts.db2 === 'mysql' ? 'mysql' : 'sqlite';
+const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const PKG = 'bench';
+const SUBJECT = 'mailto:bench@example.com';
+const A_SECONDS = 2.5;
+const OVERALL_DEADLINE_MS = 175_000;
+const SAMPLE_EVERY = Math.max(1, Math.floor(N / 20));
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = testLogger();
+const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+// ------------------------------------------------------------------------------------------------
+// Resources that cleanup() must release, whatever happens.
+const children = new Set<ChildProcess>();
+let tmp: string | undefined;
+let redis: Redis | undefined;
+let queuePrefix: string | undefined;
+const databases: { db: Database; drop?: TestDatabase }[] = [];
+
+async function cleanup(): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+  for (const { db, drop } of databases.splice(0)) {
+    await db.close().catch(() => undefined);
+    await drop?.drop().catch((err: Error) => note(`could not drop test database: ${err.message}`));
+  }
+  if (redis && queuePrefix) {
+    try {
+      const queue = new Queue(QUEUE_NAMES.push, { connection: redis, prefix: queuePrefix });
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      // Anything BullMQ keeps outside the obliterated set (meta, markers): delete by prefix.
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${queuePrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    } catch (err) {
+      note(`redis cleanup failed: ${(err as Error).message}`);
+    }
+  }
+  await redis?.quit().catch(() => undefined);
+  redis = undefined;
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  tmp = undefined;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Child processes
+
+interface ChildMessage {
+  type: string;
+  [k: string]: unknown;
+}
+
+function spawnChild(script: string, execArgv: string[], stdout: 'ignore' | 'inherit' | number): ChildProcess {
+  const child = fork(script, [], {
+    execArgv: [...process.execArgv, ...execArgv],
+    stdio: ['ignore', stdout, 'inherit', 'ipc'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function nextMessage(child: ChildProcess, type: string, timeoutMs = 30_000): Promise<ChildMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanupListeners();
+      reject(new Error(`no "${type}" from child ${child.pid} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (msg: ChildMessage) => {
+      if (msg.type === 'error') {
+        cleanupListeners();
+        reject(new Error(`child ${child.pid}: ${String(msg['message'])}`));
+      } else if (msg.type === type) {
+        cleanupListeners();
+        resolve(msg);
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanupListeners();
+      reject(new Error(`child ${child.pid} exited (${code}) while waiting for "${type}"`));
+    };
+    const cleanupListeners = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+async function request(child: ChildProcess, msg: ChildMessage, reply: string, timeoutMs?: number) {
+  const answer = nextMessage(child, reply, timeoutMs);
+  child.send(msg);
+  return answer;
+}
+
+interface PushServiceStats {
+  received: number;
+  distinct: number;
+  firstAt: number;
+  lastAt: number;
+  samples: { path: string; authorization: string; headers: Record<string, unknown>; body: string }[];
+  cpu: NodeJS.CpuUsage;
+}
+
+class PushService {
+  origin = '';
+  private constructor(readonly child: ChildProcess) {}
+
+  static async start(): Promise<PushService> {
+    const service = new PushService(spawnChild(SERVICE_SCRIPT, [], 'ignore'));
+    service.origin = String((await nextMessage(service.child, 'listening'))['origin']);
+    return service;
+  }
+
+  /** Starts counting a new run; the promise resolves with the time `target` paths were seen. */
+  async reset(target: number, sampleEvery = 0): Promise<{ reached: Promise<number> }> {
+    await request(this.child, { type: 'reset', target, sampleEvery }, 'reset-done');
+    const reached = nextMessage(this.child, 'reached', 150_000).then((m) => Number(m['at']));
+    reached.catch(() => undefined);
+    return { reached };
+  }
+
+  async stats(): Promise<PushServiceStats> {
+    return (await request(this.child, { type: 'stats' }, 'stats')) as unknown as PushServiceStats;
+  }
+}
+
+interface WorkerCpu {
+  cpu: NodeJS.CpuUsage;
+  mono: number;
+}
+
+class WorkerProcess {
+  readonly logFile: string;
+  private constructor(
+    readonly child: ChildProcess,
+    logFile: string,
+  ) {
+    this.logFile = logFile;
+  }
+
+  static async start(settings: WorkerSettings, profileDir?: string): Promise<WorkerProcess> {
+    const logFile = join(tmp!, `${settings.name}.log`);
+    const fd = openSync(logFile, 'w');
+    const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const child = spawnChild(WORKER_SCRIPT, execArgv, fd);
+    closeSync(fd);
+    await nextMessage(child, 'spawned', 60_000);
+    await request(child, { type: 'start', settings }, 'ready', 60_000);
+    return new WorkerProcess(child, logFile);
+  }
+
+  async cpu(): Promise<WorkerCpu> {
+    const m = await request(this.child, { type: 'cpu' }, 'cpu');
+    return { cpu: m['cpu'] as NodeJS.CpuUsage, mono: Number(m['mono']) };
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((r) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) r();
+      else this.child.once('exit', () => r());
+    });
+    try {
+      await request(this.child, { type: 'stop' }, 'stopped', 15_000);
+    } catch (err) {
+      note(`worker ${this.child.pid} did not stop cleanly (${(err as Error).message}); killing it`);
+      this.child.kill('SIGKILL');
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Warnings and errors the worker logged (JSON lines, level >= 40). */
+  problems(): { count: number; first: string[] } {
+    const first: string[] = [];
+    let count = 0;
+    for (const line of readFileSync(this.logFile, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: unknown };
+        if ((entry.level ?? 0) >= 40 && !String(entry.msg).startsWith('PUSH_ALLOW_INSECURE_LOOPBACK')) {
+          count++;
+          if (first.length < 3) first.push(`${entry.msg}${entry.err ? `: ${JSON.stringify(entry.err)}` : ''}`);
+        }
+      } catch {
+        // not JSON
+      }
+    }
+    return { count, first };
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Machine-level CPU accounting
+
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+const cpuDelta = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => cpuSeconds(b) - cpuSeconds(a);
+
+/** Busy CPU seconds of the whole machine, from /proc/stat (idle and iowait excluded). */
+function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of every process whose command name is `comm` (from /proc/<pid>/stat). */
+function processCpuSeconds(comm: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // process went away
+    }
+  }
+  return total;
+}
+
+/** Redis commands run so far (INFO commandstats): calls and µs per command name. */
+async function redisCommandStats(client: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return stats;
+}
+
+/** CPU ticks of every process on the machine (kernel threads included), by pid. */
+function processTicks(): Map<number, { comm: string; ticks: number }> {
+  const all = new Map<number, { comm: string; ticks: number }>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      all.set(Number(pid), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone
+    }
+  }
+  return all;
+}
+
+/** The processes other than ours that used the most CPU between two snapshots (cores). */
+function otherProcesses(
+  before: Map<number, { comm: string; ticks: number }>,
+  after: Map<number, { comm: string; ticks: number }>,
+  ours: Set<number>,
+  seconds: number,
+): string {
+  const byComm = new Map<string, number>();
+  for (const [pid, p] of after) {
+    if (ours.has(pid)) continue;
+    const delta = p.ticks - (before.get(pid)?.ticks ?? 0);
+    if (delta > 0) byComm.set(p.comm, (byComm.get(p.comm) ?? 0) + delta / 100);
+  }
+  const top = [...byComm.entries()].sort((x, y) => y[1] - x[1]).slice(0, 3).filter(([, cpu]) => cpu / seconds >= 0.02);
+  return top.length ? top.map(([comm, cpu]) => `${comm} ${(cpu / seconds).toFixed(2)}`).join(', ') : 'none';
+}
+
+async function redisCpuSeconds(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+/** Busy cores of the whole machine over `ms`, before this benchmark starts its own work. */
+async function idleLoad(ms: number): Promise<number> {
+  const m0 = machineBusySeconds();
+  const c0 = process.cpuUsage();
+  await sleep(ms);
+  return (machineBusySeconds() - m0 - cpuSeconds(process.cpuUsage(c0))) / (ms / 1000);
+}
+
+/** Identifies the sources measured (the repository may be mid-change): a hash and the newest file. */
+function codeFingerprint(): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) files.push(path);
+    }
+  };
+  walk(join(ROOT, 'services', 'push-worker'));
+  walk(join(ROOT, 'shared'));
+  files.sort();
+  const hash = createHash('sha256');
+  let newest = { path: '', mtime: 0 };
+  for (const file of files) {
+    hash.update(file.slice(ROOT.length)).update('\0').update(readFileSync(file)).update('\0');
+    const mtime = statSync(file).mtimeMs;
+    if (mtime > newest.mtime) newest = { path: file.slice(ROOT.length + 1), mtime };
+  }
+  return `services/push-worker + shared, ${files.length} files, sha256 ${hash.digest('hex').slice(0, 12)}, newest ${newest.path} (${new Date(newest.mtime).toISOString()})`;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Workload
+
+interface Subscriber {
+  user: string;
+  keys: BrowserKeys;
+  p256dh: Buffer;
+  auth: Buffer;
+}
+
+function messageFor(eventId: string, user: string, createdAt: string): Message {
+  return {
+    id: eventId,
+    package: PKG,
+    user,
+    title: 'Your weekly report is ready',
+    body: 'The export you scheduled finished: 3 files, 2.4 MB. Open the dashboard to download them.',
+    url: 'https://app.example.com/reports/2025-w23',
+    tag: 'report',
+    data: { reportId: 'r-20250607-0042' },
+    createdAt,
+  };
+}
+
+function pushJobsFor(eventId: string, users: readonly Subscriber[]): PushJob[] {
+  const createdAt = new Date().toISOString();
+  const expiresAt = Date.now() + 3600_000;
+  return users.map(({ user }) => ({
+    eventId,
+    package: PKG,
+    user,
+    message: messageFor(eventId, user, createdAt),
+    ttl: 3600,
+    urgency: 'normal',
+    expiresAt,
+  }));
+}
+
+const endpointOf = (origin: string, index: number) => `${origin}/push/${index}`;
+const hashOf = (origin: string, index: number) => hashEndpoint(endpointOf(origin, index));
+const indexOfPath = (path: string) => Number(/\/(\d+)$/.exec(path)?.[1] ?? -1);
+
+/** Decrypts and verifies the sampled requests as a browser / push service would. */
+function verifySamples(stats: PushServiceStats, subscribers: Subscriber[], origin: string, eventId: string): string {
+  let ok = 0;
+  const problems: string[] = [];
+  for (const sample of stats.samples) {
+    try {
+      const sub = subscribers[indexOfPath(sample.path)];
+      if (!sub) throw new Error(`unknown path ${sample.path}`);
+      const plain = decryptPayload({ body: Buffer.from(sample.body, 'base64'), privateKey: sub.keys.privateKey, auth: sub.keys.auth });
+      const message = JSON.parse(plain.toString('utf8')) as Message;
+      if (message.user !== sub.user || message.id !== eventId) throw new Error('wrong message for this subscription');
+      const { claims } = verifyVapidAuthorization(sample.authorization);
+      if (claims.aud !== origin) throw new Error(`aud ${claims.aud}`);
+      if (claims.sub !== SUBJECT) throw new Error(`sub ${claims.sub}`);
+      if (claims.exp > Date.now() / 1000 + 24 * 3600) throw new Error('exp > 24 h');
+      ok++;
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  return problems.length ? `${ok}/${stats.samples.length} ok; ${problems.slice(0, 2).join('; ')}` : `${ok}/${stats.samples.length} ok`;
+}
+
+// ------------------------------------------------------------------------------------------------
+// (a) crypto only
+
+interface CryptoResult {
+  otherCores: number;
+  messages: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  perCore: number;
+  usPerMessage: number;
+}
+
+function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicKey: string; privateKey: string }): CryptoResult {
+  const authorizer = createVapidAuthorizer({ subject: SUBJECT });
+  const plaintext = Buffer.from(JSON.stringify(messageFor('bench-a', subscribers[0]!.user, new Date().toISOString())));
+  const step = (i: number) => {
+    const s = subscribers[i % subscribers.length]!;
+    encryptPayload({ plaintext, p256dh: s.p256dh, auth: s.auth });
+    authorizer.authorization(origin, vapid);
+  };
+  for (let i = 0; i < 500; i++) step(i); // warm-up; signs the one JWT
+  const cpu0 = process.cpuUsage();
+  const machine0 = machineBusySeconds();
+  const t0 = now();
+  let n = 0;
+  const until = t0 + A_SECONDS * 1000;
+  while (true) {
+    for (let j = 0; j < 200; j++) step(n++);
+    if (now() >= until) break;
+  }
+  const wallSeconds = (now() - t0) / 1000;
+  const cpu = cpuSeconds(process.cpuUsage(cpu0));
+  const otherCores = Math.max(0, (machineBusySeconds() - machine0 - cpu) / wallSeconds);
+  return { messages: n, wallSeconds, cpuSeconds: cpu, perCore: n / cpu, usPerMessage: (cpu * 1e6) / n, otherCores };
+}
+
+/** µs per call of the worker's per-message steps that (a) leaves out (one core, tight loops). */
+function benchSteps(subscribers: Subscriber[], origin: string): { name: string; us: number }[] {
+  const job = pushJobsFor('bench-steps', subscribers.slice(0, 1))[0]!;
+  const sub = subscribers[0]!;
+  const endpoint = endpointOf(origin, 0);
+  const policy = { allowedHosts: [], allowInsecureLoopback: true };
+  const body = Buffer.alloc(300);
+  const time = (name: string, fn: () => void, iterations = 20_000) => {
+    for (let i = 0; i < 1000; i++) fn();
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < iterations; i++) fn();
+    return { name, us: cpuSeconds(process.cpuUsage(t0)) * 1e6 / iterations };
+  };
+  return [
+    time('zod pushJobSchema.safeParse(job.data)', () => pushJobSchema.safeParse(job)),
+    time('decode p256dh + auth (base64url, strict)', () => {
+      decodeBase64Url(sub.keys.p256dh);
+      decodeBase64Url(sub.keys.auth);
+    }),
+    time('JSON.stringify(message) + Buffer.from', () => Buffer.from(JSON.stringify(job.message), 'utf8')),
+    time('endpointProblem + 2x new URL(endpoint)', () => {
+      endpointProblem(endpoint, policy);
+      void new URL(endpoint).host;
+      void new URL(endpoint).origin;
+    }),
+    time('pushRequest (headers)', () => pushRequest(job, endpoint, body, 'vapid t=x, k=y', Date.now())),
+  ];
+}
+
+/**
+ * µs per call of the worker's per-message database and Redis-client steps, on the SQLite file
+ * (default synchronous=FULL, as in the workers) and on ioredis: CPU and wall (wall − CPU is
+ * waiting, e.g. for an fsync).
+ */
+async function benchSystemSteps(
+  store: ReturnType<typeof createSubscriptionStore>,
+  subscribers: Subscriber[],
+  origin: string,
+  bullmqConnection: Redis,
+): Promise<{ name: string; cpuUs: number; wallUs: number }[]> {
+  const time = async (name: string, iterations: number, fn: (i: number) => unknown) => {
+    for (let i = 0; i < 50; i++) await fn(i);
+    const c0 = process.cpuUsage();
+    const t0 = now();
+    for (let i = 0; i < iterations; i++) await fn(i);
+    return { name, cpuUs: (cpuSeconds(process.cpuUsage(c0)) * 1e6) / iterations, wallUs: ((now() - t0) * 1000) / iterations };
+  };
+  const user = (i: number) => subscribers[i % subscribers.length]!.user;
+  const plain = new Redis(REDIS_URL, { lazyConnect: true });
+  const scripts = Object.keys((bullmqConnection as unknown as { scriptsSet: object }).scriptsSet).length;
+  const buildMulti = (r: Redis) => r.multi().sadd(`${queuePrefix}:x`, 'a').pexpireat(`${queuePrefix}:x`, Date.now());
+  const rows = [
+    await time('SubscriptionStore.listActive (TypeORM find, SQLite)', 1000, (i) => store.listActive(user(i), PKG)),
+    await time('SubscriptionStore.recordSuccess (TypeORM update, SQLite commit)', 1000, (i) =>
+      store.recordSuccess({ user: user(i), package: PKG, endpointHash: hashOf(origin, i) }, new Date()),
+    ),
+    await time(`ioredis multi() + 2 commands, not sent, on the BullMQ connection (${scripts} scripts defined)`, 5000, () => buildMulti(bullmqConnection)),
+    await time('ioredis multi() + 2 commands, not sent, on a plain connection', 5000, () => buildMulti(plain)),
+  ];
+  plain.disconnect();
+  return rows;
+}
+
+// ------------------------------------------------------------------------------------------------
+// (b) plain web-push
+
+interface WebPushLike {
+  sendNotification(
+    subscription: { endpoint: string; keys: { p256dh: string; auth: string } },
+    payload: string | Buffer,
+    options: Record<string, unknown>,
+  ): Promise<{ statusCode: number }>;
+}
+
+/**
+ * web-push always calls `https.request`; to reach the same plain-HTTP push service as (c) it is
+ * given an https.Agent whose sockets are plain TCP (keep-alive, like Node 20's global agent).
+ * Everything web-push does itself (encryption, VAPID signing, request building) is unchanged.
+ */
+class PlainTcpAgent extends https.Agent {
+  override createConnection(options: net.NetConnectOpts): net.Socket {
+    return net.createConnection(options);
+  }
+}
+
+interface LoopResult {
+  otherCores: number;
+  pushServiceCpuSeconds: number;
+  messages: number;
+  failures: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  rate: number;
+  distinct: number;
+  received: number;
+  verified: string;
+}
+
+async function benchWebPush(
+  service: PushService,
+  subscribers: Subscriber[],
+  vapid: { publicKey: string; privateKey: string },
+): Promise<LoopResult> {
+  const webpush = createRequire(import.meta.url)('web-push') as WebPushLike;
+  const agent = new PlainTcpAgent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const createdAt = new Date().toISOString();
+  const send = async (index: number, eventId: string) => {
+    const s = subscribers[index]!;
+    await webpush.sendNotification(
+      { endpoint: endpointOf(service.origin, index), keys: { p256dh: s.keys.p256dh, auth: s.keys.auth } },
+      JSON.stringify(messageFor(eventId, s.user, createdAt)),
+      {
+        vapidDetails: { subject: SUBJECT, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+        TTL: 3600,
+        urgency: 'normal',
+        agent,
+        timeout: 10_000,
+      },
+    );
+  };
+  const loop = async (count: number, eventId: string) => {
+    let next = 0;
+    let failures = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < count) {
+          const i = next++;
+          await send(i, eventId).catch(() => failures++);
+        }
+      }),
+    );
+    return failures;
+  };
+  await service.reset(Number.POSITIVE_INFINITY);
+  await loop(Math.min(500, N), 'bench-b-warm');
+  const { reached } = await service.reset(N, SAMPLE_EVERY);
+  const svc0 = await service.stats();
+  const machine0 = machineBusySeconds();
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  const failures = await loop(N, 'bench-b');
+  const cpu = cpuSeconds(process.cpuUsage(cpu0));
+  const t1 = failures === 0 ? await reached : now();
+  const stats = await service.stats();
+  const machine = machineBusySeconds() - machine0;
+  const pushServiceCpuSeconds = cpuDelta(svc0.cpu, stats.cpu);
+  agent.destroy();
+  const wallSeconds = (t1 - t0) / 1000;
+  return {
+    otherCores: Math.max(0, (machine - cpu - pushServiceCpuSeconds) / wallSeconds),
+    pushServiceCpuSeconds,
+    messages: N,
+    failures,
+    wallSeconds,
+    cpuSeconds: cpu,
+    rate: N / wallSeconds,
+    distinct: stats.distinct,
+    received: stats.received,
+    verified: verifySamples(stats, subscribers, service.origin, 'bench-b'),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// (c) the real path
+
+interface SystemResult {
+  label: string;
+  processes: number;
+  messages: number;
+  database: string;
+  enqueueSeconds: number;
+  firstRequestSeconds: number;
+  reachedSeconds: number;
+  doneSeconds: number;
+  rate: number;
+  workerCpuSeconds: number;
+  workerCpuPerProcess: number[];
+  workerCoresBusy: number;
+  usPerMessage: number;
+  perWorkerCore: number;
+  redisCpuSeconds: number;
+  mariadbCpuSeconds: number | null;
+  pushServiceCpuSeconds: number;
+  producerCpuSeconds: number;
+  machineBusyCores: number;
+  otherCores: number;
+  otherProcesses: string;
+  received: number;
+  distinct: number;
+  completed: number;
+  failed: number;
+  dbUpdated: number;
+  problems: string[];
+  verified: string;
+  redisCommands: { name: string; callsPerMessage: number; usecPerMessage: number }[];
+  profile?: ProfileSummary;
+}
+
+interface SystemContext {
+  service: PushService;
+  subscribers: Subscriber[];
+  pushQueue: ReturnType<typeof createPushQueue>;
+  queue: Queue;
+  database: Database;
+  databaseUrl: string;
+  databaseKind: string;
+}
+
+async function jobCounts(queue: Queue) {
+  const c = await queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized');
+  return { completed: c['completed'] ?? 0, failed: c['failed'] ?? 0 };
+}
+
+async function waitForCounts(queue: Queue, baseline: { completed: number; failed: number }, total: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await jobCounts(queue);
+    const done = c.completed - baseline.completed + (c.failed - baseline.failed);
+    if (done >= total) return { at: now(), completed: c.completed - baseline.completed, failed: c.failed - baseline.failed };
+    if (Date.now() > deadline) {
+      throw new Error(`only ${done}/${total} jobs finished within ${timeoutMs} ms`);
+    }
+    await sleep(50);
+  }
+}
+
+async function runSystem(
+  ctx: SystemContext,
+  label: string,
+  processes: number,
+  profile: boolean,
+  count = N,
+): Promise<SystemResult> {
+  const { service, pushQueue, queue } = ctx;
+  const subscribers = ctx.subscribers.slice(0, count);
+  const profileDir = profile ? join(tmp!, `profile-${label}`) : undefined;
+  const workers: WorkerProcess[] = [];
+  for (let p = 0; p < processes; p++) {
+    workers.push(
+      await WorkerProcess.start(
+        {
+          databaseUrl: ctx.databaseUrl,
+          redisUrl: REDIS_URL,
+          queuePrefix: queuePrefix!,
+          concurrency: CONCURRENCY,
+          logLevel: LOG_LEVEL,
+          vapidSubject: SUBJECT,
+          timeoutMs: 10_000,
+          maxAttempts: 8,
+          name: `${label}-w${p}`,
+        },
+        profileDir,
+      ),
+    );
+  }
+  try {
+    // Warm-up event (JIT, connection pools, the VAPID key and JWT caches): a running worker is warm.
+    const warmUsers = subscribers.slice(0, Math.min(count, 500 * processes));
+    const warmBaseline = await jobCounts(queue);
+    const warm = await service.reset(warmUsers.length);
+    await pushQueue.addBulk(pushJobsFor(`${label}-warm`, warmUsers));
+    await warm.reached;
+    await waitForCounts(queue, warmBaseline, warmUsers.length, 60_000);
+
+    const eventId = `${label}-event`;
+    const jobs = pushJobsFor(eventId, subscribers);
+    const baseline = await jobCounts(queue);
+    const { reached } = await service.reset(count, SAMPLE_EVERY);
+    const svc0 = await service.stats();
+    const redis0 = await redisCpuSeconds(redis!);
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis!.info('server'))?.[1] ?? -1);
+    const commands0 = await redisCommandStats(redis!);
+    const maria0 = ctx.databaseKind === 'mysql' ? processCpuSeconds('mariadbd') : 0;
+    const cpu0 = await Promise.all(workers.map((w) => w.cpu()));
+    const machine0 = machineBusySeconds();
+    const procs0 = processTicks();
+    const producer0 = process.cpuUsage();
+    const runStart = new Date();
+
+    const t0 = now();
+    await pushQueue.addBulk(jobs);
+    const tEnqueued = now();
+    const producerCpu = cpuSeconds(process.cpuUsage(producer0));
+    const tReached = await reached;
+    const done = await waitForCounts(queue, baseline, count, 120_000);
+    const cpu1 = await Promise.all(workers.map((w) => w.cpu()));
+    const machine1 = machineBusySeconds();
+    const procs1 = processTicks();
+    const redis1 = await redisCpuSeconds(redis!);
+    const commands1 = await redisCommandStats(redis!);
+    const maria1 = ctx.databaseKind === 'mysql' ? processCpuSeconds('mariadbd') : 0;
+    const stats = await service.stats();
+    const parentCpu = cpuSeconds(process.cpuUsage(producer0));
+
+    const perProcess = cpu0.map((c, i) => cpuDelta(c.cpu, cpu1[i]!.cpu));
+    const workerCpu = perProcess.reduce((a, b) => a + b, 0);
+    const doneSeconds = (done.at - t0) / 1000;
+    const reachedSeconds = (tReached - t0) / 1000;
+    const dbUpdated = await ctx.database.dataSource
+      .getRepository(PushSubscriptionEntity)
+      .count({ where: { package: PKG, lastSuccessAt: MoreThanOrEqual(runStart) } });
+
+    const result: SystemResult = {
+      label,
+      processes,
+      messages: count,
+      database: ctx.databaseKind,
+      enqueueSeconds: (tEnqueued - t0) / 1000,
+      firstRequestSeconds: (stats.firstAt - t0) / 1000,
+      reachedSeconds,
+      doneSeconds,
+      rate: count / reachedSeconds,
+      workerCpuSeconds: workerCpu,
+      workerCpuPerProcess: perProcess,
+      workerCoresBusy: workerCpu / doneSeconds,
+      usPerMessage: (workerCpu * 1e6) / count,
+      perWorkerCore: count / workerCpu,
+      redisCpuSeconds: redis1 - redis0,
+      mariadbCpuSeconds: ctx.databaseKind === 'mysql' ? maria1 - maria0 : null,
+      pushServiceCpuSeconds: cpuDelta(svc0.cpu, stats.cpu),
+      producerCpuSeconds: producerCpu,
+      machineBusyCores: (machine1 - machine0) / doneSeconds,
+      otherCores: Math.max(
+        0,
+        (machine1 - machine0 - workerCpu - (redis1 - redis0) - (maria1 - maria0) - cpuDelta(svc0.cpu, stats.cpu) - parentCpu) /
+        doneSeconds,
+      ),
+      otherProcesses: otherProcesses(
+        procs0,
+        procs1,
+        new Set([process.pid, service.child.pid!, ...workers.map((w) => w.child.pid!), redisPid]),
+        doneSeconds,
+      ),
+      received: stats.received,
+      distinct: stats.distinct,
+      completed: done.completed,
+      failed: done.failed,
+      dbUpdated,
+      problems: [],
+      verified: verifySamples(stats, subscribers, service.origin, eventId),
+      redisCommands: [...commands1.entries()]
+        .map(([name, c]) => {
+          const before = commands0.get(name) ?? { calls: 0, usec: 0 };
+          return { name, callsPerMessage: (c.calls - before.calls) / count, usecPerMessage: (c.usec - before.usec) / count };
+        })
+        .filter((c) => c.callsPerMessage >= 0.05)
+        .sort((x, y) => y.usecPerMessage - x.usecPerMessage),
+    };
+    for (const w of workers) await w.stop();
+    for (const w of workers) {
+      const p = w.problems();
+      if (p.count) result.problems.push(`${p.count} warning(s)/error(s) logged, e.g. ${p.first.join(' | ')}`);
+    }
+    if (profileDir) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) result.profile = summariseProfile(join(profileDir, file), cpu0[0]!.mono, cpu1[0]!.mono, ROOT);
+      else result.problems.push('no .cpuprofile was written');
+    }
+    return result;
+  } finally {
+    for (const w of workers) if (w.child.exitCode === null) await w.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Report
+
+const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+const pct = (n: number) => `${Math.round(n * 100)}%`;
+
+function render(
+  a: CryptoResult,
+  steps: { name: string; us: number }[],
+  systemSteps: { name: string; cpuUs: number; wallUs: number }[],
+  b: LoopResult,
+  c1: SystemResult,
+  c2: SystemResult | undefined,
+  prof: SystemResult | undefined,
+  setup: {
+    keygenSeconds: number;
+    dbLoadSeconds: number;
+    idleLoadCores: number;
+    code: string;
+    redisVersion: string;
+    totalSeconds: number;
+  },
+): string {
+  const lines: string[] = [];
+  const cpus = os.cpus();
+  lines.push(`Run ${new Date().toISOString()} — \`npm run bench:push\` (\`node --import tsx bench/push.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`)`);
+  lines.push('');
+  lines.push(`- Machine: ${os.availableParallelism()} cores (\`nproc\`), ${cpus[0]?.model ?? '?'}, ${f0(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`);
+  lines.push(`- Node ${process.version}, OpenSSL ${process.versions.openssl}, V8 ${process.versions.v8}`);
+  lines.push(`- Code measured: ${setup.code}`);
+  lines.push(`- Packages: ${['web-push', 'bullmq', 'ioredis', 'typeorm', 'better-sqlite3', 'undici', 'pino', 'zod'].map((p) => `${p} ${packageVersion(p)}`).join(', ')}; Redis ${setup.redisVersion}`);
+  lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
+  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, push service: node:http in its own process, plain HTTP on 127.0.0.1, answers 201`);
+  lines.push(`- Whole benchmark: ${f0(setup.totalSeconds)} s`);
+  lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${c1.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
+  lines.push('');
+  lines.push('| benchmark | messages/s (wall) | CPU s (sender) | µs CPU / message | messages per CPU-second | checks |');
+  lines.push('|---|---:|---:|---:|---:|---|');
+  lines.push(`| (a) encryptPayload + cached VAPID header, 1 core | ${f0(a.messages / a.wallSeconds)} | ${f2(a.cpuSeconds)} | ${f0(a.usPerMessage)} | **${f0(a.perCore)}** | ${f0(a.messages)} messages in ${f2(a.wallSeconds)} s; other load ${f2(a.otherCores)} cores |`);
+  lines.push(`| (b) web-push 3.6.7 sendNotification, c=${CONCURRENCY} | **${f0(b.rate)}** | ${f2(b.cpuSeconds)} | ${f0((b.cpuSeconds * 1e6) / N)} | ${f0(N / b.cpuSeconds)} | ${b.failures} failures, ${f0(b.distinct)} distinct of ${f0(b.received)} received; samples decrypt+VAPID: ${b.verified}; push service ${f0((b.pushServiceCpuSeconds * 1e6) / N)} µs/msg; other load ${f2(b.otherCores)} cores |`);
+  for (const c of [c1, c2, prof]) {
+    if (!c) continue;
+    const name = c === prof ? `(c) profiled run (--cpu-prof), 1 process, ${f0(c.messages)} messages` : `(c) real path, ${c.processes} worker process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
+    const perProc = c.processes > 1 ? ` (${c.workerCpuPerProcess.map(f2).join(' + ')})` : '';
+    lines.push(`| ${name} | **${f0(c.rate)}** | ${f2(c.workerCpuSeconds)}${perProc} | ${f0(c.usPerMessage)} | ${f0(c.perWorkerCore)} | ${c.failed} failed jobs, ${f0(c.distinct)} distinct of ${f0(c.received)} received, ${f0(c.dbUpdated)} rows with new last_success_at; samples: ${c.verified}${c.problems.length ? `; ${c.problems.join('; ')}` : ''} |`);
+  }
+  lines.push('');
+  lines.push('Ratios (targets from issue 3):');
+  lines.push('');
+  lines.push(`- (c) per worker core vs (a): ${f0(c1.perWorkerCore)} / ${f0(a.perCore)} = **${pct(c1.perWorkerCore / a.perCore)}** (target ≥ 75%)${c2 ? `; 2 processes: ${f0(c2.perWorkerCore)} / ${f0(a.perCore)} = ${pct(c2.perWorkerCore / a.perCore)}` : ''}`);
+  lines.push(`- (c) 1 process vs (b): ${f0(c1.rate)} / ${f0(b.rate)} = **${f2(c1.rate / b.rate)}×** (target ≥ 3×)`);
+  if (c2) lines.push(`- (c) 2 processes vs (b): ${f0(c2.rate)} / ${f0(b.rate)} = **${f2(c2.rate / b.rate)}×** (target ≥ 5×)`);
+  lines.push('');
+  lines.push('Timeline and CPU of each (c) run (t = 0 when `addBulk` of the event\'s jobs is called; rate = messages / time to the last distinct request):');
+  lines.push('');
+  lines.push('| run | addBulk done | first request | last request | all jobs completed | worker cores busy | worker µs/msg | Redis µs/msg | MariaDB µs/msg | push service µs/msg | machine cores busy | other load (cores) | busiest other processes (cores) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const c of [c1, c2, prof]) {
+    if (!c) continue;
+    const name = c === prof ? 'profiled, 1 process' : `${c.processes} process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
+    lines.push(
+      `| ${name} | ${f2(c.enqueueSeconds)} s | ${f2(c.firstRequestSeconds)} s | ${f2(c.reachedSeconds)} s | ${f2(c.doneSeconds)} s | ${f2(c.workerCoresBusy)} | ${f0(c.usPerMessage)} | ${f0((c.redisCpuSeconds * 1e6) / c.messages)} | ${c.mariadbCpuSeconds === null ? '—' : f0((c.mariadbCpuSeconds * 1e6) / c.messages)} | ${f0((c.pushServiceCpuSeconds * 1e6) / c.messages)} | ${f2(c.machineBusyCores)} | ${f2(c.otherCores)} | ${c.otherProcesses} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `Redis commands per message in the 1-process run (INFO commandstats of the shared server, so other users of it add noise; commands run inside BullMQ's Lua scripts are counted too): ${c1.redisCommands
+      .slice(0, 12)
+      .map((c) => `${c.name} ${f1(c.callsPerMessage)}× / ${f0(c.usecPerMessage)} µs`)
+      .join('; ')}.`,
+  );
+  lines.push('');
+  lines.push(`Worker steps outside (a), µs of CPU per call in a tight loop (the real path runs each once per message): ${steps.map((s) => `${s.name} ${f1(s.us)}`).join('; ')}.`);
+  lines.push('');
+  lines.push(`Database and Redis-client steps the worker runs per message, µs per call (CPU / wall): ${systemSteps.map((s) => `${s.name} ${f0(s.cpuUs)} / ${f0(s.wallUs)}`).join('; ')}.`);
+  if (prof?.profile) {
+    const p = prof.profile;
+    const total = p.busyUs;
+    const perMsg = (us: number) => f0(us / prof.messages);
+    lines.push('');
+    lines.push(`Where the worker's time goes (profiled 1-process run, ${f0(total / 1000)} ms of samples on the main thread with JS or native work in the measured window, ${f0(p.idleUs / 1000)} ms idle; the profiler samples wall time, so time blocked in a synchronous call such as an SQLite fsync counts as busy):`);
+    lines.push('');
+    lines.push('| area of work (inclusive; areas overlap where one calls another) | share | µs / message |');
+    lines.push('|---|---:|---:|');
+    for (const row of p.areas) lines.push(`| ${row.name} | ${pct(row.us / total)} | ${perMsg(row.us)} |`);
+    const gc = p.self.find((r) => r.name === 'V8 garbage collector');
+    if (gc) lines.push(`| V8 garbage collector (main thread) | ${pct(gc.us / total)} | ${perMsg(gc.us)} |`);
+    lines.push('');
+    lines.push('| self time, by what was running | share | µs / message |');
+    lines.push('|---|---:|---:|');
+    for (const row of p.self.slice(0, 14)) lines.push(`| ${row.name} | ${pct(row.us / total)} | ${perMsg(row.us)} |`);
+    lines.push('');
+    lines.push('| inclusive time (anywhere on the synchronous stack) | share | µs / message |');
+    lines.push('|---|---:|---:|');
+    for (const row of p.inclusivePackages.slice(0, 10)) lines.push(`| package ${row.name} | ${pct(row.us / total)} | ${perMsg(row.us)} |`);
+    for (const row of p.inclusiveFunctions.slice(0, 14)) lines.push(`| ${row.name} | ${pct(row.us / total)} | ${perMsg(row.us)} |`);
+  }
+  return lines.join('\n');
+}
+
+function writeDoc(section: string): void {
+  const block = `${BEGIN}\n${section}\n${END}`;
+  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Performance\n\n## Web Push delivery (`npm run bench:push`)\n\n';
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  if (start >= 0 && end > start) doc = doc.slice(0, start) + block + doc.slice(end + END.length);
+  else doc = `${doc.trimEnd()}\n\n${block}\n`;
+  writeFileSync(DOC, doc);
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const runStarted = now();
+  const code = codeFingerprint();
+  const idleLoadCores = await idleLoad(1000);
+  if (idleLoadCores > 0.2) note(`other processes keep ${f2(idleLoadCores)} cores busy: figures will be pessimistic`);
+  tmp = mkdtempSync(join(os.tmpdir(), 'axion-bench-'));
+  queuePrefix = `bench-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const service = await PushService.start();
+  note(`push service at ${service.origin} (pid ${service.child.pid}); temp dir ${tmp}`);
+
+  let t = now();
+  const subscribers: Subscriber[] = Array.from({ length: N }, (_, i) => {
+    const keys = createBrowserKeys();
+    return { user: `bench-user-${i}`, keys, p256dh: Buffer.from(keys.p256dh, 'base64url'), auth: Buffer.from(keys.auth, 'base64url') };
+  });
+  const keygenSeconds = (now() - t) / 1000;
+
+  // (a)
+  const vapidForLoops = generateVapidKeyPair();
+  const a = benchCrypto(subscribers, service.origin, vapidForLoops);
+  note(`(a) ${f0(a.perCore)} messages per CPU-second (${f0(a.usPerMessage)} µs/message)`);
+  const steps = benchSteps(subscribers, service.origin);
+
+  // (b)
+  const b = await benchWebPush(service, subscribers, vapidForLoops);
+  note(`(b) ${f0(b.rate)} messages/s, ${f2(b.cpuSeconds)} CPU s`);
+
+  // (c): subscriptions in SQLite, jobs in BullMQ, the real worker
+  const databaseUrl = `sqlite:${join(tmp, 'bench.sqlite')}`;
+  const database = await startDatabase({ url: databaseUrl }, log);
+  databases.push({ db: database });
+  const vapidKey: VapidKey = await createVapidKeyStore(database.dataSource).current(PKG);
+  const store = createSubscriptionStore(database.dataSource);
+  // Setup only: no fsync per upsert on the loader's own connection (the workers keep SQLite's
+  // default, FULL, on theirs).
+  await database.dataSource.query('PRAGMA synchronous = NORMAL');
+  t = now();
+  for (let i = 0; i < N; i++) {
+    const s = subscribers[i]!;
+    await store.upsert({
+      user: s.user,
+      package: PKG,
+      endpoint: endpointOf(service.origin, i),
+      p256dh: s.keys.p256dh,
+      auth: s.keys.auth,
+      module: null,
+      userAgent: 'bench',
+      expirationTime: null,
+      vapidKeyId: vapidKey.id,
+    });
+  }
+  const dbLoadSeconds = (now() - t) / 1000;
+  await database.dataSource.query('PRAGMA synchronous = FULL');
+  note(`loaded ${f0(N)} subscriptions into SQLite in ${f1(dbLoadSeconds)} s`);
+
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const pushQueue = createPushQueue({ connection: redis, log, prefix: queuePrefix });
+  const queue = new Queue(QUEUE_NAMES.push, { connection: redis, prefix: queuePrefix });
+  const sqliteCtx: SystemContext = { service, subscribers, pushQueue, queue, database, databaseUrl, databaseKind: 'sqlite' };
+
+  await queue.waitUntilReady();
+  const systemSteps = await benchSystemSteps(store, subscribers, service.origin, redis);
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const c1 = await runSystem(sqliteCtx, 'c1', 1, false);
+  note(`(c) 1 process: ${f0(c1.rate)} messages/s, ${f0(c1.usPerMessage)} µs CPU/message`);
+
+  let c2Ctx = sqliteCtx;
+  if (DB2 === 'mysql') {
+    const testDb = await createTestDatabase('mysql');
+    const mysql = await startDatabase(testDb.config, log);
+    databases.push({ db: mysql, drop: testDb });
+    const key = await createVapidKeyStore(mysql.dataSource).current(PKG);
+    const mstore = createSubscriptionStore(mysql.dataSource);
+    for (let i = 0; i < N; i++) {
+      const s = subscribers[i]!;
+      await mstore.upsert({ user: s.user, package: PKG, endpoint: endpointOf(service.origin, i), p256dh: s.keys.p256dh, auth: s.keys.auth, module: null, userAgent: 'bench', expirationTime: null, vapidKeyId: key.id });
+    }
+    c2Ctx = { ...sqliteCtx, database: mysql, databaseUrl: testDb.config.url, databaseKind: 'mysql' };
+  }
+  const c2 = await runSystem(c2Ctx, 'c2', 2, false);
+  note(`(c) 2 processes: ${f0(c2.rate)} messages/s, ${f0(c2.usPerMessage)} µs CPU/message`);
+
+  let prof: SystemResult | undefined;
+  if (!opts['no-profile']) {
+    // Half the users: enough samples for shares, and the whole run stays within ~3 minutes.
+    prof = await runSystem(sqliteCtx, 'prof', 1, true, Math.ceil(N / 2));
+    note(`(c) profiled: ${f0(prof.rate)} messages/s`);
+  }
+
+  await pushQueue.close();
+  await queue.close();
+  const totalSeconds = (now() - runStarted) / 1000;
+  const section = render(a, steps, systemSteps, b, c1, c2, prof, { keygenSeconds, dbLoadSeconds, idleLoadCores, code, redisVersion, totalSeconds });
+  process.stdout.write(`\n${section}\n\n`);
+  if (!opts['no-write']) {
+    writeDoc(section);
+    note(`results written to ${DOC}`);
+  }
+}
+
+// Set when a signal or the deadline is cleaning up: the main flow then fails as its children
+// vanish, which is expected and not worth a stack trace.
+let aborting = false;
+const deadline = setTimeout(() => {
+  aborting = true;
+  note(`still running after ${OVERALL_DEADLINE_MS / 1000} s: giving up`);
+  cleanup().finally(() => process.exit(1));
+}, OVERALL_DEADLINE_MS);
+deadline.unref();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    aborting = true;
+    note(`${signal}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+  await cleanup();
+  clearTimeout(deadline);
+} catch (err) {
+  if (!aborting) process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
+  await cleanup();
+  process.exitCode = 1;
+}
