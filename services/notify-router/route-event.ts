@@ -1,5 +1,12 @@
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
-import { buildMessage, usersOf, type PushJob, type RouteJob } from '../../shared/events/index.js';
+import {
+  buildMessage,
+  messageFor,
+  usersOf,
+  MAX_USERS_PER_PUSH_JOB,
+  type PushJob,
+  type RouteJob,
+} from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { PushQueue } from '../../shared/queue/index.js';
 import type { Topics } from '../../shared/topics/index.js';
@@ -39,34 +46,33 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   // delivery gets a short window of its own (the TTL header stays 0).
   const lifetimeMs = Math.max(event.ttl * 1000, MIN_DELIVERY_WINDOW_MS);
   const expiresAt = Date.parse(event.sendAt ?? job.acceptedAt) + lifetimeMs;
-  const pushJobs: PushJob[] = [];
+  const template = buildMessage(event, { id: job.id, package: job.package, user: '', createdAt: job.acceptedAt });
+  const { user: _none, ...withoutUser } = template;
 
   await Promise.all(
-    users.map(async (user) => {
-      const message = buildMessage(event, {
-        id: job.id,
-        package: job.package,
-        user,
-        createdAt: job.acceptedAt,
-      });
-      await deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(message));
-      if (event.delivery !== 'realtime') {
-        pushJobs.push({
-          eventId: job.id,
-          package: job.package,
-          user,
-          message,
-          ttl: event.ttl,
-          urgency: event.urgency,
-          topic: event.topic,
-          expiresAt,
-          requestId: job.requestId,
-        });
-      }
-    }),
+    users.map((user) =>
+      deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
+    ),
   );
+  const pushUsers = event.delivery === 'realtime' ? [] : users;
+  const pushJobs: PushJob[] = [];
+  // Chunks in target order: routing the event again makes the same chunks, so the same job ids.
+  for (let i = 0; i < pushUsers.length; i += MAX_USERS_PER_PUSH_JOB) {
+    pushJobs.push({
+      eventId: job.id,
+      package: job.package,
+      users: pushUsers.slice(i, i + MAX_USERS_PER_PUSH_JOB),
+      message: withoutUser,
+      ttl: event.ttl,
+      urgency: event.urgency,
+      topic: event.topic,
+      expiresAt,
+      requestId: job.requestId,
+    });
+  }
   await deps.pushQueue.addBulk(pushJobs);
-  const outcome = { realtime: users.length, pushQueued: pushJobs.length };
+  // Counted in users, as the workers count pushDone.
+  const outcome = { realtime: users.length, pushQueued: pushUsers.length };
   await deps.status.set(job.id, outcome);
   deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');
   return outcome;

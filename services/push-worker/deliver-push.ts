@@ -8,7 +8,7 @@ import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
-import { encryptMessage, pushRequest } from './prepare-push.js';
+import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
 import type { SendSlots } from './send-slots.js';
 import { parseRetryAfter } from './retry-policy.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
@@ -76,7 +76,7 @@ export async function deliverPush(
     retryAfterMs: null,
     counts: { sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 },
   };
-  const subscriptions = (await deps.subscriptions.listActive(job.user, job.package)).filter(
+  const subscriptions = (await deps.subscriptions.listActive(job.package, job.users)).filter(
     (s) => !alreadySettled.has(s.endpointHash),
   );
   // RFC 8030 §5.2: after its TTL a message is worthless; do not send it late.
@@ -87,7 +87,10 @@ export async function deliverPush(
   }
   // allSettled: one subscription's failure (its VAPID key cannot be loaded, the database
   // blinks) must not lose the outcomes of the others, or a retry would send to them again.
-  const results = await Promise.allSettled(subscriptions.map((s) => sendOne(deps, job, s, now)));
+  const plaintextFor = createPlaintexts(job);
+  const results = await Promise.allSettled(
+    subscriptions.map((s) => sendOne(deps, job, s, plaintextFor(s.user), now)),
+  );
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;
     if (settled.status === 'rejected') {
@@ -104,6 +107,14 @@ export async function deliverPush(
       report.retryAfterMs = Math.max(report.retryAfterMs ?? 0, result.retryAfterMs);
     }
   });
+  // One statement for all successes of the job. The outcomes are already in the ledger, so a
+  // failure here costs only freshness of last_success_at, never a second send.
+  const accepted = subscriptions.filter((s) => report.settled.get(s.endpointHash) === 'sent');
+  if (accepted.length > 0) {
+    await deps.subscriptions
+      .recordSuccesses(job.package, accepted, new Date(now()))
+      .catch((err: unknown) => deps.log.error({ err, eventId: job.eventId }, 'could not record successes'));
+  }
   return report;
 }
 
@@ -111,6 +122,7 @@ async function sendOne(
   deps: DeliverPushDeps,
   job: PushJob,
   subscription: DeliverableSubscription,
+  plaintext: Buffer,
   now: () => number,
 ): Promise<SendResult> {
   const key: SubscriptionKey = {
@@ -124,7 +136,12 @@ async function sendOne(
   };
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
   const url = new URL(subscription.endpoint);
-  const log = deps.log.child({ eventId: job.eventId, endpointHost: url.host, requestId: job.requestId });
+  const log = deps.log.child({
+    eventId: job.eventId,
+    user: subscription.user,
+    endpointHost: url.host,
+    requestId: job.requestId,
+  });
   if (problem) {
     log.warn({ problem }, 'endpoint not allowed; not sent');
     return settle('blocked');
@@ -139,7 +156,7 @@ async function sendOne(
 
   let body: Buffer;
   try {
-    body = encryptMessage(job, subscription);
+    body = encryptMessage(plaintext, subscription);
   } catch (err) {
     if (!(err instanceof TypeError)) throw err;
     // Keys that cannot encrypt will never work: the browser must subscribe again.
@@ -209,9 +226,9 @@ async function bookkeep(
     write.catch((err: unknown) => log.error({ err, status }, `could not record ${what}`));
   switch (result.outcome) {
     case 'sent':
-      await record('the success', deps.subscriptions.recordSuccess(key, new Date(now())));
-      // RFC 8030 §5.2: the service may keep the message for less time than we asked.
-      log.info({ status, user: job.user, serviceTtl: response.headers['ttl'] }, 'push sent');
+      // Recorded for the whole job at once (recordSuccesses). RFC 8030 §5.2: the service may
+      // keep the message for less time than we asked; its TTL answer is logged.
+      if (log.isLevelEnabled('debug')) log.debug({ status, serviceTtl: response.headers['ttl'] }, 'push sent');
       return;
     case 'gone':
       await record('the deactivation', deps.subscriptions.deactivate(key, `push-service-${status}`));

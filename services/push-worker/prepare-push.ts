@@ -1,5 +1,5 @@
 import type { DeliverableSubscription } from '../../shared/database/index.js';
-import type { PushJob } from '../../shared/events/index.js';
+import { messageFor, type PushJob } from '../../shared/events/index.js';
 import { decodeBase64Url } from '../../shared/vapid/index.js';
 import { encryptPayload } from './encrypt-payload.js';
 import type { PushRequest } from './web-push-sender.js';
@@ -9,11 +9,24 @@ import type { PushRequest } from './web-push-sender.js';
  * Throws a TypeError when the subscription's keys cannot be used: that browser must subscribe
  * again.
  */
-export function encryptMessage(job: PushJob, subscription: DeliverableSubscription): Buffer {
+export function encryptMessage(plaintext: Buffer, subscription: DeliverableSubscription): Buffer {
   const p256dh = decodeBase64Url(subscription.p256dh);
   const auth = decodeBase64Url(subscription.auth);
   if (!p256dh || !auth) throw new TypeError('stored subscription keys are not base64url');
-  return encryptPayload({ plaintext: Buffer.from(JSON.stringify(job.message), 'utf8'), p256dh, auth });
+  return encryptPayload({ plaintext, p256dh, auth });
+}
+
+/** Each user's Message as JSON bytes, made once per user however many browsers they have. */
+export function createPlaintexts(job: PushJob): (user: string) => Buffer {
+  const made = new Map<string, Buffer>();
+  return (user) => {
+    let bytes = made.get(user);
+    if (!bytes) {
+      bytes = Buffer.from(JSON.stringify(messageFor(job.message, user)), 'utf8');
+      made.set(user, bytes);
+    }
+    return bytes;
+  };
 }
 
 /**

@@ -46,8 +46,11 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   }
   const connection = connectRedis(deps.redis.url, { log, role: 'push-worker' });
   const prefix = deps.redis.queuePrefix;
-  const ledger = createSettledLedger(connection, prefix);
-  const status = createDeliveryStatus(connection, prefix);
+  // Progress and counters on a plain connection: a transaction on BullMQ's connection copies
+  // its Lua scripts each time (docs/performance.md).
+  const state = connectRedis(deps.redis.url, { log, role: 'push-worker-state' });
+  const ledger = createSettledLedger(state, prefix);
+  const status = createDeliveryStatus(state, prefix);
   const sender =
     deps.sender ??
     createWebPushSender({
@@ -89,20 +92,28 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     );
     // Counted once, when the job ends, over every attempt (a killed one included).
     const settled = tally([...earlier.values(), ...report.settled.values()]);
+    log.info(
+      { eventId: data.eventId, users: data.users.length, ...report.counts, requestId: data.requestId },
+      'push job attempt done',
+    );
     if (report.retry.length === 0) {
-      await status.add(data.eventId, { ...settled, expired: report.expiredCount, pushDone: 1 });
+      await status.add(data.eventId, { ...settled, expired: report.expiredCount, pushDone: data.users.length });
       return { ...settled, expired: report.expiredCount };
     }
     const delay = retryDelay({ attemptsMade: job.attemptsMade + 1, retryAfterMs: report.retryAfterMs });
     if (now() + delay >= data.expiresAt) {
       // Waiting as asked would deliver after the TTL: the message is no longer worth sending.
       log.info({ eventId: data.eventId, endpoints: report.retry.length }, 'push expired before it could be retried');
-      await status.add(data.eventId, { ...settled, expired: report.retry.length, pushDone: 1 });
+      await status.add(data.eventId, { ...settled, expired: report.retry.length, pushDone: data.users.length });
       return { ...settled, expired: report.retry.length };
     }
     // The worker's own limit counts, whatever the job was queued with.
     if (job.attemptsMade + 1 >= deps.push.maxAttempts) {
-      await status.add(data.eventId, { ...settled, failed: settled.failed + report.retry.length, pushDone: 1 });
+      await status.add(data.eventId, {
+        ...settled,
+        failed: settled.failed + report.retry.length,
+        pushDone: data.users.length,
+      });
       throw new GaveUpError(report.retry.length, job.attemptsMade + 1);
     }
     throw new RetryLaterError(delay, report.retry.length);
@@ -127,7 +138,8 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     // GaveUpError was counted by the processor; any other final failure still ends the job.
     if (final && job && !(err instanceof GaveUpError)) {
       const failed = err instanceof RetryLaterError ? err.endpoints : 1;
-      void status.add((job.data as PushJob).eventId, { failed, pushDone: 1 }).catch(() => undefined);
+      const data = job.data as PushJob;
+      void status.add(data.eventId, { failed, pushDone: data.users?.length ?? 1 }).catch(() => undefined);
     }
   });
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
@@ -139,7 +151,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
       await sweep.close();
       await worker.close();
       if (!deps.sender) await sender.close();
-      await connection.quit().catch(() => undefined);
+      await Promise.all([connection.quit(), state.quit()]).catch(() => undefined);
     },
   };
 }

@@ -38,8 +38,11 @@ export interface SubscriptionStore {
   deactivate(key: SubscriptionKey, reason: string): Promise<boolean>;
   countActive(user: string, pkg: string): Promise<number>;
   list(user: string, pkg: string | undefined): Promise<SubscriptionView[]>;
-  listActive(user: string, pkg: string): Promise<DeliverableSubscription[]>;
+  /** Active subscriptions of some users of a package, in one query (the push-worker's read). */
+  listActive(pkg: string, users: readonly string[]): Promise<DeliverableSubscription[]>;
   recordSuccess(key: SubscriptionKey, at: Date): Promise<void>;
+  /** `recordSuccess` for many subscriptions of one package, in one statement. */
+  recordSuccesses(pkg: string, keys: readonly Omit<SubscriptionKey, 'package'>[], at: Date): Promise<void>;
   /**
    * Deactivates up to `limit` active subscriptions that are past their `expirationTime`, or
    * have had no successful push since `staleBefore` (counting from creation when never).
@@ -69,6 +72,7 @@ const VIEW_COLUMNS: (keyof SubscriptionView)[] = [
 /** The TypeORM-backed store (MySQL/MariaDB or SQLite). */
 export function createSubscriptionStore(dataSource: DataSource): SubscriptionStore {
   const repo: Repository<PushSubscriptionRow> = dataSource.getRepository(PushSubscriptionEntity);
+  const q = (identifier: string) => dataSource.driver.escape(identifier);
   const where = (key: SubscriptionKey) => ({
     user: key.user,
     package: key.package,
@@ -114,16 +118,46 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
         select: Object.fromEntries(VIEW_COLUMNS.map((c) => [c, true])),
         order: { createdAt: 'ASC' },
       }),
-    listActive: (user, pkg) =>
-      repo.find({
-        where: { user, package: pkg, active: 'Y' },
-        select: {
-          user: true, package: true, endpointHash: true, endpoint: true, p256dh: true, auth: true,
-          vapidKeyId: true, expirationTime: true,
-        },
-      }),
+    async listActive(pkg, users) {
+      if (users.length === 0) return [];
+      // Plain SQL: on the send path, TypeORM's query building and hydration cost more than
+      // the query itself (docs/performance.md).
+      const rows = (await dataSource.query(
+        `SELECT ${q('user')}, ${q('endpoint_hash')}, ${q('endpoint')}, ${q('p256dh')}, ${q('auth')},` +
+          ` ${q('vapid_key_id')}, ${q('expiration_time')} FROM ${q('push_subscription')}` +
+          ` WHERE ${q('package')} = ? AND ${q('active')} = 'Y' AND ${q('user')} IN (${users.map(() => '?').join(',')})`,
+        [pkg, ...users],
+      )) as Record<string, unknown>[];
+      return rows.map((r) => ({
+        user: String(r['user']),
+        package: pkg,
+        endpointHash: String(r['endpoint_hash']),
+        endpoint: String(r['endpoint']),
+        p256dh: String(r['p256dh']),
+        auth: String(r['auth']),
+        vapidKeyId: r['vapid_key_id'] == null ? null : Number(r['vapid_key_id']),
+        expirationTime: toDate(r['expiration_time']),
+      }));
+    },
     async recordSuccess(key, at) {
       await repo.update(where(key), { lastSuccessAt: at, failureCount: 0 });
+    },
+    async recordSuccesses(pkg, keys, at) {
+      for (let i = 0; i < keys.length; i += 500) {
+        const chunk = keys.slice(i, i + 500);
+        const params: Record<string, string> = { pkg };
+        const tuples = chunk.map((k, j) => {
+          params[`u${j}`] = k.user;
+          params[`h${j}`] = k.endpointHash;
+          return `(:u${j}, :h${j})`;
+        });
+        await repo
+          .createQueryBuilder()
+          .update()
+          .set({ lastSuccessAt: at, failureCount: 0 })
+          .where(`package = :pkg AND (${q('user')}, endpoint_hash) IN (${tuples.join(', ')})`, params)
+          .execute();
+      }
     },
     async deactivateStale(staleBefore, now, limit) {
       const rows = await repo.find({
@@ -156,4 +190,12 @@ export function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: string; driverError?: { code?: string } };
   const code = e.driverError?.code ?? e.code;
   return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** A datetime column as the driver returns it: a Date (mysql2) or UTC text (SQLite). */
+function toDate(value: unknown): Date | null {
+  if (value == null) return null;
+  if (value instanceof Date) return value;
+  const text = String(value);
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
 }

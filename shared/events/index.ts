@@ -1,6 +1,6 @@
 export { eventSchema, eventIdSchema, MAX_TTL_SECONDS, DEFAULT_TTL_SECONDS } from './event.js';
 export type { Event, EventInput } from './event.js';
-export { messageSchema, buildMessage, messageBytes, MAX_MESSAGE_BYTES } from './message.js';
+export { messageSchema, buildMessage, messageFor, messageBytes, MAX_MESSAGE_BYTES } from './message.js';
 export type { Message } from './message.js';
 export {
   notificationRequestSchema,
@@ -9,7 +9,7 @@ export {
   usersOf,
 } from './notification-request.js';
 export type { NotificationRequest, Target } from './notification-request.js';
-export { routeJobSchema, pushJobSchema } from './jobs.js';
+export { routeJobSchema, pushJobSchema, MAX_USERS_PER_PUSH_JOB } from './jobs.js';
 export type { RouteJob, PushJob } from './jobs.js';
 export { parseOrThrow } from './parse.js';
 export { subscriptionRequestSchema, unsubscribeRequestSchema } from './subscription-request.js';

@@ -18,12 +18,19 @@ export const routeJobSchema = z.object({
 });
 export type RouteJob = z.infer<typeof routeJobSchema>;
 
-/** A `push` job: deliver one Message to every active subscription of one user. */
+/**
+ * Users per push job. One job per user made the queue, not encryption, the cost of a send;
+ * a hundred share one job's queue round trips, subscription query and status update.
+ */
+export const MAX_USERS_PER_PUSH_JOB = 100;
+
+/** A `push` job: deliver an event's Message to every active subscription of some users. */
 export const pushJobSchema = z.object({
   eventId: z.string().min(1),
   package: nameSchema,
-  user: nameSchema,
-  message: messageSchema,
+  users: z.array(nameSchema).min(1).max(MAX_USERS_PER_PUSH_JOB),
+  /** The Message without its `user`: each user's copy is this plus their name. */
+  message: messageSchema.omit({ user: true }),
   ttl: z.number().int().min(0),
   urgency: z.enum(['very-low', 'low', 'normal', 'high']),
   topic: z.string().optional(),

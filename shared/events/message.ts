@@ -33,6 +33,12 @@ export function buildMessage(
   return { ...ids, title, body, url, icon, badge, image, tag, data };
 }
 
+/** A user's copy of an event's Message, from the copy without a user (as push jobs carry it). */
+export function messageFor(template: Omit<Message, 'user'>, user: string): Message {
+  const { id, package: pkg, ...rest } = template;
+  return { id, package: pkg, user, ...rest };
+}
+
 /** The bytes a Message takes on the wire (JSON, UTF-8): what must fit one Web Push record. */
 export function messageBytes(message: Message): number {
   return Buffer.byteLength(JSON.stringify(message), 'utf8');

@@ -23,9 +23,10 @@ export function routeJobId(eventId: string): string {
   return `r-${digest(eventId)}`;
 }
 
-/** One push job per (event, user). */
-export function pushJobId(eventId: string, user: string): string {
-  return `p-${digest(`${eventId}\u0000${user}`)}`;
+/** One push job per (event, chunk of users); a chunk of one user is keyed by that user. */
+export function pushJobId(eventId: string, users: string | readonly string[]): string {
+  const key = typeof users === 'string' ? users : users.join('\n');
+  return `p-${digest(`${eventId}\u0000${key}`)}`;
 }
 
 function digest(value: string): string {

@@ -21,23 +21,19 @@ import {
   type BrowserKeys,
 } from '../support/web-push-receiver.js';
 
-// Why 40 users x 50 subscriptions rather than 2,000 x 1: a push job is one user, the worker runs
-// PUSH_CONCURRENCY jobs at once and each job sends to all of its user's subscriptions in
-// parallel, so up to 8 x 50 = 400 sends are started when the process dies, most of them waiting
-// for one of the PUSH_CONCURRENCY connections the sender keeps per push-service origin (all 2,000
-// endpoints share one origin here). With one subscription per job, "at most PUSH_CONCURRENCY
-// repeats" would follow from job concurrency alone and no job would be resumed part-way. With
-// fifty, the job under way at the kill has usually had tens of its endpoints accepted: only the
-// per-endpoint settled ledger keeps them from being sent again when the job is resumed.
+// Why 40 users x 50 subscriptions: the router puts up to 100 users in one push job and the
+// worker sends to all of a job's subscriptions at once, within PUSH_CONCURRENCY send slots, so
+// the kill comes in the middle of one job that has had hundreds of its endpoints accepted. Only
+// the per-endpoint settled ledger keeps them from being sent again when the job is resumed.
 // What a crash can repeat is every send the push service got that the worker had not yet written
 // to that ledger. The worker holds one of PUSH_CONCURRENCY send slots from each request until its
 // answer is in the ledger, so that is at most PUSH_CONCURRENCY in all, which is asserted; the
-// looser jobs x subscriptions (400) would pass a worker that ignored its ledger.
+// looser "everything the job had sent" (hundreds) would pass a worker that ignored its ledger.
 const USERS = 40;
 const PER_USER = 50;
 const TOTAL = USERS * PER_USER;
 const CONCURRENCY = 8;
-// About a third of the way, 40 endpoints into a user: jobs go out in the order they were taken.
+// About a third of the way through the one job.
 const KILL_AT = Math.floor(TOTAL / 3 / PER_USER) * PER_USER + (PER_USER * 4) / 5;
 // ~20 ms per answer over 8 connections: about 400 sends a second, so the send lasts seconds.
 const ANSWER_DELAY_MS = 20;

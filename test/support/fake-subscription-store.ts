@@ -58,9 +58,9 @@ export class FakeSubscriptionStore implements SubscriptionStore {
     return { ...row };
   }
 
-  async listActive(user: string, pkg: string): Promise<DeliverableSubscription[]> {
+  async listActive(pkg: string, users: readonly string[]): Promise<DeliverableSubscription[]> {
     return [...this.rows.values()]
-      .filter((r) => r.user === user && r.package === pkg && r.active === 'Y')
+      .filter((r) => users.includes(r.user) && r.package === pkg && r.active === 'Y')
       .map(({ user, package: p, endpointHash, endpoint, p256dh, auth, vapidKeyId, expirationTime }) => ({
         user,
         package: p,
@@ -85,6 +85,10 @@ export class FakeSubscriptionStore implements SubscriptionStore {
   async recordSuccess(key: SubscriptionKey, at: Date): Promise<void> {
     const row = this.rows.get(keyOf(key));
     if (row) Object.assign(row, { lastSuccessAt: at, failureCount: 0 });
+  }
+
+  async recordSuccesses(pkg: string, keys: readonly Omit<SubscriptionKey, 'package'>[], at: Date): Promise<void> {
+    for (const key of keys) await this.recordSuccess({ ...key, package: pkg }, at);
   }
 
   async recordFailure(key: SubscriptionKey): Promise<void> {

@@ -4,7 +4,7 @@ import {
   type SubscriptionStore,
   type VapidKey,
 } from '../../shared/database/index.js';
-import { buildMessage, eventSchema, type PushJob } from '../../shared/events/index.js';
+import { buildMessage, eventSchema, type Message, type PushJob } from '../../shared/events/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { generateVapidKeyPair } from '../../shared/vapid/index.js';
 import { createOriginGate } from '../../services/push-worker/origin-gate.js';
@@ -98,14 +98,19 @@ function arrange(options: { now?: number } = {}) {
   return { deps, store, sender, vapidKey, subscribe };
 }
 
+function withoutUser(message: Message): Omit<Message, 'user'> {
+  const { user: _user, ...rest } = message;
+  return rest;
+}
+
 function pushJob(overrides: Partial<PushJob> = {}): PushJob {
   const event = eventSchema.parse({ title: 'Invoice paid', body: 'INV-1 was paid', url: '/inv/1' });
   const createdAt = new Date(ACCEPTED_AT).toISOString();
   return {
     eventId: 'evt-1',
     package: PKG,
-    user: USER,
-    message: buildMessage(event, { id: 'evt-1', package: PKG, user: USER, createdAt }),
+    users: [USER],
+    message: withoutUser(buildMessage(event, { id: 'evt-1', package: PKG, user: USER, createdAt })),
     ttl: 3600,
     urgency: 'high',
     expiresAt: ACCEPTED_AT + 3600 * 1000,
@@ -417,5 +422,29 @@ describe('deliverPush', () => {
     expect(events).to.deep.equal([
       'slot taken', 'settled sent fcm', 'slot freed', 'slot taken', 'settled gone mozilla', 'slot freed',
     ]);
+  });
+
+  it("sends each user of a job their own Message, and records the job's successes in one call", async () => {
+    const { deps, subscribe, sender, store } = arrange();
+    const alice = subscribe(FCM, USER);
+    const bob = subscribe('https://fcm.googleapis.com/fcm/send/bob-phone', 'bob');
+    sender.answer(FCM, 201).answer('https://fcm.googleapis.com/fcm/send/bob-phone', 201);
+    const calls: number[] = [];
+    const counting = Object.create(store) as typeof store;
+    counting.recordSuccesses = async (pkg, keys, at) => {
+      calls.push(keys.length);
+      await store.recordSuccesses(pkg, keys, at);
+    };
+
+    await deliverPush({ ...deps, subscriptions: counting }, pushJob({ users: [USER, 'bob'] }), NONE);
+
+    const userOf = (endpoint: string, keys: BrowserKeys) => {
+      const request = sender.requests.find((r) => r.endpoint === endpoint)!;
+      return JSON.parse(decryptPayload({ body: request.body, ...keys }).toString('utf8')).user as string;
+    };
+    expect(userOf(FCM, alice)).to.equal(USER);
+    expect(userOf('https://fcm.googleapis.com/fcm/send/bob-phone', bob)).to.equal('bob');
+    expect(calls).to.deep.equal([2]);
+    expect(store.row('bob', PKG, 'https://fcm.googleapis.com/fcm/send/bob-phone').lastSuccessAt).to.not.equal(null);
   });
 });

@@ -78,7 +78,7 @@ function routeJob(event: Partial<EventInput> = {}, target: Target = { user: 'ali
 }
 
 /** The Message `user` should receive, as it looks once sent as JSON. */
-function messageFor(job: RouteJob, user: string): unknown {
+function messageFor(job: RouteJob, user: string): Record<string, unknown> {
   const ids = { id: job.id, package: job.package, user, createdAt: job.acceptedAt };
   return JSON.parse(JSON.stringify(buildMessage(job.event, ids)));
 }
@@ -101,7 +101,7 @@ describe('routeEvent', () => {
 
       const outcome = await routeEvent(deps, routeJob({ delivery }));
 
-      expect(pushQueue.jobs().map((j) => j.user)).to.deep.equal(['alice']);
+      expect(pushQueue.jobs().map((j) => j.users)).to.deep.equal([['alice']]);
       expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 1 });
     });
   }
@@ -126,17 +126,18 @@ describe('routeEvent', () => {
     expect(pushJob).to.deep.include({
       eventId: 'evt-1',
       package: 'crm',
-      user: 'alice',
+      users: ['alice'],
       ttl: 600,
       urgency: 'high',
       topic: 'invoice-1',
       expiresAt: Date.parse(ACCEPTED_AT) + 600 * 1000,
       requestId: 'req-1',
     });
-    expect(JSON.parse(JSON.stringify(pushJob!.message))).to.deep.equal(messageFor(job, 'alice'));
+    const { user: _user, ...template } = messageFor(job, 'alice');
+    expect(JSON.parse(JSON.stringify(pushJob!.message))).to.deep.equal(template);
   });
 
-  it('publishes once and queues one push job per user of a users target, in one addBulk call', async () => {
+  it('publishes to each user of a users target and queues them in one push job, in one addBulk call', async () => {
     const { deps, realtime, pushQueue } = arrange();
     const users = ['alice', 'bob', 'carol@example.com'];
     const job = routeJob({}, { users });
@@ -151,11 +152,23 @@ describe('routeEvent', () => {
       expect(JSON.parse(payload)).to.deep.equal(messageFor(job, user));
     }
     expect(pushQueue.batches).to.have.length(1);
-    expect(pushQueue.batches[0]!.map((j) => j.user)).to.have.members(users);
-    for (const pushJob of pushQueue.batches[0]!) {
-      expect(pushJob.message.user).to.equal(pushJob.user);
-    }
+    expect(pushQueue.batches[0]!.map((j) => j.users)).to.deep.equal([users]);
+    expect(pushQueue.batches[0]![0]!.message).to.not.have.property('user');
     expect(outcome).to.deep.equal({ realtime: 3, pushQueued: 3 });
+  });
+
+  it('splits a large target into push jobs of at most MAX_USERS_PER_PUSH_JOB users, the same chunks every time', async () => {
+    const { deps, pushQueue } = arrange();
+    const users = Array.from({ length: 250 }, (_, i) => `user-${i}`);
+    const job = routeJob({}, { users });
+
+    await routeEvent(deps, job);
+    await routeEvent(deps, job);
+
+    const [first, second] = pushQueue.batches;
+    expect(first!.map((j) => j.users.length)).to.deep.equal([100, 100, 50]);
+    expect(first!.flatMap((j) => j.users)).to.deep.equal(users);
+    expect(second!.map((j) => j.users)).to.deep.equal(first!.map((j) => j.users));
   });
 
   it('rejects when a publish fails, so that the route job is retried', async () => {
