@@ -4,7 +4,8 @@
  *
  *   (a) RFC 8291 `encryptPayload` + a cached VAPID header, tight loop, one core
  *   (b) `web-push` `sendNotification` (vapidDetails per call), concurrency 50
- *   (c) the real path: SQLite subscriptions, BullMQ push jobs on the local Redis, the real
+ *   (c) the real path: SQLite subscriptions, BullMQ push jobs on the local Redis (chunks of
+ *       MAX_USERS_PER_PUSH_JOB users, made by the notify-router's own `routeEvent`), the real
  *       `startPushWorker` (1 process, then 2 processes), concurrency 50
  *   (p) (c) once more with `--cpu-prof`, summarised: where the worker's time goes
  *
@@ -37,13 +38,23 @@ import {
   type VapidKey,
 } from '../shared/database/index.js';
 import { PushSubscriptionEntity } from '../shared/entities/index.js';
-import { pushJobSchema, type Message, type PushJob } from '../shared/events/index.js';
+import {
+  buildMessage,
+  eventSchema,
+  MAX_USERS_PER_PUSH_JOB,
+  pushJobSchema,
+  type Event,
+  type Message,
+  type PushJob,
+  type RouteJob,
+} from '../shared/events/index.js';
 import { endpointProblem } from '../shared/push-endpoints/index.js';
 import { createPushQueue } from '../shared/queue/index.js';
-import { QUEUE_NAMES } from '../shared/topics/index.js';
+import { createTopics, QUEUE_NAMES } from '../shared/topics/index.js';
 import { decodeBase64Url, generateVapidKeyPair } from '../shared/vapid/index.js';
 import { encryptPayload } from '../services/push-worker/encrypt-payload.js';
-import { pushRequest } from '../services/push-worker/prepare-push.js';
+import { createPlaintexts, pushRequest } from '../services/push-worker/prepare-push.js';
+import { routeEvent } from '../services/notify-router/route-event.js';
 import { createVapidAuthorizer } from '../services/push-worker/vapid-jwt.js';
 import { testLogger } from '../test/support/silent-logger.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-databases.js';
@@ -411,32 +422,56 @@ interface Subscriber {
   auth: Buffer;
 }
 
-function messageFor(eventId: string, user: string, createdAt: string): Message {
-  return {
-    id: eventId,
-    package: PKG,
-    user,
-    title: 'Your weekly report is ready',
-    body: 'The export you scheduled finished: 3 files, 2.4 MB. Open the dashboard to download them.',
-    url: 'https://app.example.com/reports/2025-w23',
-    tag: 'report',
-    data: { reportId: 'r-20250607-0042' },
-    createdAt,
-  };
+/** The event every benchmark sends (delivery `always`: Web Push for every user). */
+const BENCH_EVENT: Event = eventSchema.parse({
+  title: 'Your weekly report is ready',
+  body: 'The export you scheduled finished: 3 files, 2.4 MB. Open the dashboard to download them.',
+  url: 'https://app.example.com/reports/2025-w23',
+  tag: 'report',
+  data: { reportId: 'r-20250607-0042' },
+  ttl: 3600,
+  urgency: 'normal',
+  delivery: 'always',
+});
+
+/** The Message one user receives, as (a) and (b) send it and as (c)'s workers build it. */
+function messageOf(eventId: string, user: string, createdAt: string): Message {
+  return buildMessage(BENCH_EVENT, { id: eventId, package: PKG, user, createdAt });
 }
 
-function pushJobsFor(eventId: string, users: readonly Subscriber[]): PushJob[] {
-  const createdAt = new Date().toISOString();
-  const expiresAt = Date.now() + 3600_000;
-  return users.map(({ user }) => ({
-    eventId,
+/**
+ * The push jobs of one event to `users`, made by the notify-router's `routeEvent` itself (its
+ * realtime publishing and status write stubbed out), so the chunks of MAX_USERS_PER_PUSH_JOB
+ * users are exactly the router's. The HTTP intake caps a target at 1,000 users, so a producer
+ * reaching 10,000 sends ten events; their chunks are the same as those of one event here.
+ */
+async function pushJobsFor(eventId: string, users: readonly Subscriber[]): Promise<PushJob[]> {
+  const { id: _id, ...event } = BENCH_EVENT;
+  const routeJob: RouteJob = {
+    id: eventId,
     package: PKG,
-    user,
-    message: messageFor(eventId, user, createdAt),
-    ttl: 3600,
-    urgency: 'normal',
-    expiresAt,
-  }));
+    target: { users: users.map((u) => u.user) },
+    event,
+    acceptedAt: new Date().toISOString(),
+    source: 'http',
+  };
+  const jobs: PushJob[] = [];
+  await routeEvent(
+    {
+      realtime: { publish: async () => undefined },
+      status: { set: async () => undefined },
+      pushQueue: {
+        addBulk: async (queued) => {
+          jobs.push(...queued);
+        },
+        close: async () => undefined,
+      },
+      topics: createTopics(),
+      log,
+    },
+    routeJob,
+  );
+  return jobs;
 }
 
 const endpointOf = (origin: string, index: number) => `${origin}/push/${index}`;
@@ -454,6 +489,7 @@ function verifySamples(stats: PushServiceStats, subscribers: Subscriber[], origi
       const plain = decryptPayload({ body: Buffer.from(sample.body, 'base64'), privateKey: sub.keys.privateKey, auth: sub.keys.auth });
       const message = JSON.parse(plain.toString('utf8')) as Message;
       if (message.user !== sub.user || message.id !== eventId) throw new Error('wrong message for this subscription');
+      if (message.title !== BENCH_EVENT.title) throw new Error('wrong message content');
       const { claims } = verifyVapidAuthorization(sample.authorization);
       if (claims.aud !== origin) throw new Error(`aud ${claims.aud}`);
       if (claims.sub !== SUBJECT) throw new Error(`sub ${claims.sub}`);
@@ -480,7 +516,7 @@ interface CryptoResult {
 
 function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicKey: string; privateKey: string }): CryptoResult {
   const authorizer = createVapidAuthorizer({ subject: SUBJECT });
-  const plaintext = Buffer.from(JSON.stringify(messageFor('bench-a', subscribers[0]!.user, new Date().toISOString())));
+  const plaintext = Buffer.from(JSON.stringify(messageOf('bench-a', subscribers[0]!.user, new Date().toISOString())));
   const step = (i: number) => {
     const s = subscribers[i % subscribers.length]!;
     encryptPayload({ plaintext, p256dh: s.p256dh, auth: s.auth });
@@ -502,9 +538,12 @@ function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicK
   return { messages: n, wallSeconds, cpuSeconds: cpu, perCore: n / cpu, usPerMessage: (cpu * 1e6) / n, otherCores };
 }
 
-/** µs per call of the worker's per-message steps that (a) leaves out (one core, tight loops). */
-function benchSteps(subscribers: Subscriber[], origin: string): { name: string; us: number }[] {
-  const job = pushJobsFor('bench-steps', subscribers.slice(0, 1))[0]!;
+/**
+ * µs per call of the worker's steps that (a) leaves out (one core, tight loops): per message,
+ * except the parse, which runs once per job of up to MAX_USERS_PER_PUSH_JOB users.
+ */
+async function benchSteps(subscribers: Subscriber[], origin: string): Promise<{ name: string; us: number }[]> {
+  const job = (await pushJobsFor('bench-steps', subscribers.slice(0, MAX_USERS_PER_PUSH_JOB)))[0]!;
   const sub = subscribers[0]!;
   const endpoint = endpointOf(origin, 0);
   const policy = { allowedHosts: [], allowInsecureLoopback: true };
@@ -516,12 +555,12 @@ function benchSteps(subscribers: Subscriber[], origin: string): { name: string; 
     return { name, us: cpuSeconds(process.cpuUsage(t0)) * 1e6 / iterations };
   };
   return [
-    time('zod pushJobSchema.safeParse(job.data)', () => pushJobSchema.safeParse(job)),
+    time(`zod pushJobSchema.safeParse(job.data), once per job of ${job.users.length} users`, () => pushJobSchema.safeParse(job)),
     time('decode p256dh + auth (base64url, strict)', () => {
       decodeBase64Url(sub.keys.p256dh);
       decodeBase64Url(sub.keys.auth);
     }),
-    time('JSON.stringify(message) + Buffer.from', () => Buffer.from(JSON.stringify(job.message), 'utf8')),
+    time('createPlaintexts(job)(user): messageFor + JSON.stringify + Buffer.from', () => createPlaintexts(job)(sub.user)),
     time('endpointProblem + 2x new URL(endpoint)', () => {
       endpointProblem(endpoint, policy);
       void new URL(endpoint).host;
@@ -553,10 +592,19 @@ async function benchSystemSteps(
   const plain = new Redis(REDIS_URL, { lazyConnect: true });
   const scripts = Object.keys((bullmqConnection as unknown as { scriptsSet: object }).scriptsSet).length;
   const buildMulti = (r: Redis) => r.multi().sadd(`${queuePrefix}:x`, 'a').pexpireat(`${queuePrefix}:x`, Date.now());
+  // The worker's reads and writes of one job: all of its users at once.
+  const chunk = (i: number) =>
+    Array.from({ length: MAX_USERS_PER_PUSH_JOB }, (_, j) => (i * MAX_USERS_PER_PUSH_JOB + j) % subscribers.length);
   const rows = [
-    await time('SubscriptionStore.listActive (TypeORM find, SQLite)', 1000, (i) => store.listActive(user(i), PKG)),
-    await time('SubscriptionStore.recordSuccess (TypeORM update, SQLite commit)', 1000, (i) =>
+    await time('SubscriptionStore.listActive, 1 user (SQL, SQLite)', 1000, (i) => store.listActive(PKG, [user(i)])),
+    await time(`SubscriptionStore.listActive, ${MAX_USERS_PER_PUSH_JOB} users (SQL, SQLite; once per job)`, 200, (i) =>
+      store.listActive(PKG, chunk(i).map(user)),
+    ),
+    await time('SubscriptionStore.recordSuccess, 1 key (TypeORM update, SQLite commit)', 1000, (i) =>
       store.recordSuccess({ user: user(i), package: PKG, endpointHash: hashOf(origin, i) }, new Date()),
+    ),
+    await time(`SubscriptionStore.recordSuccesses, ${MAX_USERS_PER_PUSH_JOB} keys (one UPDATE, SQLite commit; once per job)`, 200, (i) =>
+      store.recordSuccesses(PKG, chunk(i).map((k) => ({ user: user(k), endpointHash: hashOf(origin, k) })), new Date()),
     ),
     await time(`ioredis multi() + 2 commands, not sent, on the BullMQ connection (${scripts} scripts defined)`, 5000, () => buildMulti(bullmqConnection)),
     await time('ioredis multi() + 2 commands, not sent, on a plain connection', 5000, () => buildMulti(plain)),
@@ -612,7 +660,7 @@ async function benchWebPush(
     const s = subscribers[index]!;
     await webpush.sendNotification(
       { endpoint: endpointOf(service.origin, index), keys: { p256dh: s.keys.p256dh, auth: s.keys.auth } },
-      JSON.stringify(messageFor(eventId, s.user, createdAt)),
+      JSON.stringify(messageOf(eventId, s.user, createdAt)),
       {
         vapidDetails: { subject: SUBJECT, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
         TTL: 3600,
@@ -760,14 +808,15 @@ async function runSystem(
   try {
     // Warm-up event (JIT, connection pools, the VAPID key and JWT caches): a running worker is warm.
     const warmUsers = subscribers.slice(0, Math.min(count, 500 * processes));
+    const warmJobs = await pushJobsFor(`${label}-warm`, warmUsers);
     const warmBaseline = await jobCounts(queue);
     const warm = await service.reset(warmUsers.length);
-    await pushQueue.addBulk(pushJobsFor(`${label}-warm`, warmUsers));
+    await pushQueue.addBulk(warmJobs);
     await warm.reached;
-    await waitForCounts(queue, warmBaseline, warmUsers.length, 60_000);
+    await waitForCounts(queue, warmBaseline, warmJobs.length, 60_000);
 
     const eventId = `${label}-event`;
-    const jobs = pushJobsFor(eventId, subscribers);
+    const jobs = await pushJobsFor(eventId, subscribers);
     const baseline = await jobCounts(queue);
     const { reached } = await service.reset(count, SAMPLE_EVERY);
     const svc0 = await service.stats();
@@ -786,7 +835,7 @@ async function runSystem(
     const tEnqueued = now();
     const producerCpu = cpuSeconds(process.cpuUsage(producer0));
     const tReached = await reached;
-    const done = await waitForCounts(queue, baseline, count, 120_000);
+    const done = await waitForCounts(queue, baseline, jobs.length, 120_000);
     const cpu1 = await Promise.all(workers.map((w) => w.cpu()));
     const machine1 = machineBusySeconds();
     const procs1 = processTicks();
@@ -912,7 +961,7 @@ function render(
     if (!c) continue;
     const name = c === prof ? `(c) profiled run (--cpu-prof), 1 process, ${f0(c.messages)} messages` : `(c) real path, ${c.processes} worker process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
     const perProc = c.processes > 1 ? ` (${c.workerCpuPerProcess.map(f2).join(' + ')})` : '';
-    lines.push(`| ${name} | **${f0(c.rate)}** | ${f2(c.workerCpuSeconds)}${perProc} | ${f0(c.usPerMessage)} | ${f0(c.perWorkerCore)} | ${c.failed} failed jobs, ${f0(c.distinct)} distinct of ${f0(c.received)} received, ${f0(c.dbUpdated)} rows with new last_success_at; samples: ${c.verified}${c.problems.length ? `; ${c.problems.join('; ')}` : ''} |`);
+    lines.push(`| ${name} | **${f0(c.rate)}** | ${f2(c.workerCpuSeconds)}${perProc} | ${f0(c.usPerMessage)} | ${f0(c.perWorkerCore)} | ${f0(c.completed + c.failed)} jobs of ≤ ${MAX_USERS_PER_PUSH_JOB} users, ${c.failed} failed, ${f0(c.distinct)} distinct of ${f0(c.received)} received, ${f0(c.dbUpdated)} rows with new last_success_at; samples: ${c.verified}${c.problems.length ? `; ${c.problems.join('; ')}` : ''} |`);
   }
   lines.push('');
   lines.push('Ratios (targets from issue 3):');
@@ -940,9 +989,9 @@ function render(
       .join('; ')}.`,
   );
   lines.push('');
-  lines.push(`Worker steps outside (a), µs of CPU per call in a tight loop (the real path runs each once per message): ${steps.map((s) => `${s.name} ${f1(s.us)}`).join('; ')}.`);
+  lines.push(`Worker steps outside (a), µs of CPU per call in a tight loop (the real path runs each once per message, except those marked once per job): ${steps.map((s) => `${s.name} ${f1(s.us)}`).join('; ')}.`);
   lines.push('');
-  lines.push(`Database and Redis-client steps the worker runs per message, µs per call (CPU / wall): ${systemSteps.map((s) => `${s.name} ${f0(s.cpuUs)} / ${f0(s.wallUs)}`).join('; ')}.`);
+  lines.push(`Database and Redis-client steps of the worker, µs per call (CPU / wall; those marked once per job run once for up to ${MAX_USERS_PER_PUSH_JOB} users, the 1-user and 1-key calls are what a job of one user cost): ${systemSteps.map((s) => `${s.name} ${f0(s.cpuUs)} / ${f0(s.wallUs)}`).join('; ')}.`);
   if (prof?.profile) {
     const p = prof.profile;
     const total = p.busyUs;
@@ -1001,7 +1050,7 @@ async function main(): Promise<void> {
   const vapidForLoops = generateVapidKeyPair();
   const a = benchCrypto(subscribers, service.origin, vapidForLoops);
   note(`(a) ${f0(a.perCore)} messages per CPU-second (${f0(a.usPerMessage)} µs/message)`);
-  const steps = benchSteps(subscribers, service.origin);
+  const steps = await benchSteps(subscribers, service.origin);
 
   // (b)
   const b = await benchWebPush(service, subscribers, vapidForLoops);

@@ -4,7 +4,7 @@ import type { PushConfig } from '../../shared/config/index.js';
 import { startDatabase, type Database } from '../../shared/database/index.js';
 import type { DeliveryCounts } from '../../shared/delivery-status/index.js';
 import type { PushAnswer } from '../support/local-push-service.js';
-import { eventually, PushWorkerHarness, sleep, testPushConfig } from '../support/push-worker-harness.js';
+import { eventually, PushWorkerHarness, sleep, testPushConfig, type StoredBrowser } from '../support/push-worker-harness.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
 
@@ -160,6 +160,35 @@ describe('push-worker outcomes by push-service answer', function () {
     expect(status).to.include({ sent: 2, pushDone: 1, failed: 0 });
     expect(service.requestsTo('/flaky')).to.have.length(2);
     expect(service.requestsTo('/accepts')).to.have.length(1);
+  });
+
+  it('delivers one job for several users: each endpoint once, with its own user\'s Message, counted per user', async function () {
+    const h = await startWorker();
+    const service = await h.pushService();
+    const users = [h.newUser(), h.newUser(), h.newUser()];
+    const browsers: StoredBrowser[] = [];
+    for (const [i, user] of users.entries()) {
+      browsers.push(await h.subscribe(user, service, `/multi/${i}/a`, 201));
+      browsers.push(await h.subscribe(user, service, `/multi/${i}/b`, 201));
+    }
+    const queuedAt = Date.now();
+
+    const job = await h.pushMany(users);
+    const status = await finished(h, job.eventId);
+
+    expect(job.users).to.deep.equal(users);
+    expect(status).to.include({ pushDone: 3, sent: 6, failed: 0, expired: 0, cleaned: 0 });
+    expect(service.received).to.have.length(6);
+    for (const browser of browsers) {
+      const requests = service.requestsTo(browser.path);
+      expect(requests, browser.path).to.have.length(1);
+      expect(requests[0]!.problems, browser.path).to.deep.equal([]);
+      const message = JSON.parse(requests[0]!.plaintext!.toString('utf8'));
+      expect(message, browser.path).to.deep.equal({ ...job.message, user: browser.user });
+      const row = await h.row(browser);
+      expect(row, browser.path).to.include({ active: 'Y', failureCount: 0 });
+      expect(row.lastSuccessAt?.getTime(), browser.path).to.be.within(queuedAt - 1_000, Date.now() + 1_000);
+    }
   });
 
   it('slows down only the origin that answered 429, while the other keeps receiving', async function () {

@@ -67,7 +67,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       const result = await store.upsert(renewed);
 
       expect(result.created).to.equal(false);
-      const [row, ...rest] = await store.listActive('resubscriber', 'crm');
+      const [row, ...rest] = await store.listActive('crm', ['resubscriber']);
       expect(rest).to.have.length(0);
       expect(row?.p256dh).to.equal(renewed.p256dh);
       expect(row?.auth).to.equal(renewed.auth);
@@ -95,7 +95,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       const rows = await store.list('leaver', 'crm');
       expect(rows).to.have.length(1);
       expect(rows[0]).to.include({ active: 'N', deactivatedReason: 'unsubscribed' });
-      expect(await store.listActive('leaver', 'crm')).to.deep.equal([]);
+      expect(await store.listActive('crm', ['leaver'])).to.deep.equal([]);
     });
 
     it('reports false when deactivating a subscription that does not exist', async function () {
@@ -118,7 +118,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       await store.upsert(a);
       await store.upsert(b);
 
-      const endpoints = (await store.listActive('long', 'crm')).map((s) => s.endpoint).sort();
+      const endpoints = (await store.listActive('crm', ['long'])).map((s) => s.endpoint).sort();
       expect(endpoints).to.deep.equal([a.endpoint, b.endpoint].sort());
     });
 
@@ -133,11 +133,104 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       expect(await store.countActive('u1', 'billing')).to.equal(1);
     });
 
+    it('lists the active subscriptions of several users of one package in one call, and nobody else\'s', async function () {
+      const run = Math.random().toString(36).slice(2, 8);
+      const [a, b, c] = ['a', 'b', 'c'].map((name) => `multi-${name}-${run}`) as [string, string, string];
+      const expiresAt = new Date('2031-05-06T07:08:09.123Z');
+      const a1 = subscription({ user: a, vapidKeyId: 7, expirationTime: expiresAt });
+      const a2 = subscription({ user: a });
+      const b1 = subscription({ user: b });
+      const aGone = subscription({ user: a });
+      const gone = await store.upsert(aGone);
+      await store.deactivate({ user: a, package: 'crm', endpointHash: gone.endpointHash }, 'unsubscribed');
+      for (const s of [a1, a2, b1]) await store.upsert(s);
+      // A third user of the package, and the same users in another package: not asked for.
+      await store.upsert(subscription({ user: c }));
+      await store.upsert(subscription({ user: a, package: 'billing' }));
+      await store.upsert(subscription({ user: b, package: 'billing', endpoint: b1.endpoint }));
+
+      const rows = await store.listActive('crm', [a, b]);
+
+      const expected = [a1, a2, b1].map((s) => ({
+        user: s.user,
+        package: 'crm',
+        endpointHash: hashEndpoint(s.endpoint),
+        endpoint: s.endpoint,
+        p256dh: s.p256dh,
+        auth: s.auth,
+        vapidKeyId: s.vapidKeyId,
+        expirationTime: s.expirationTime,
+      }));
+      const byEndpoint = (x: { endpoint: string }, y: { endpoint: string }) => x.endpoint.localeCompare(y.endpoint);
+      expect([...rows].sort(byEndpoint)).to.deep.equal(expected.sort(byEndpoint));
+      expect(rows.map((r) => r.user)).to.not.include(c);
+      expect(await store.listActive('crm', [c])).to.have.length(1);
+      expect(await store.listActive('crm', [])).to.deep.equal([]);
+    });
+
+    it('records successes for exactly the given (user, endpoint) pairs of the package, in one call', async function () {
+      const run = Math.random().toString(36).slice(2, 8);
+      const [a, b, c] = ['a', 'b', 'c'].map((name) => `succ-${name}-${run}`) as [string, string, string];
+      const shared = subscription({ user: a });
+      const a1 = await store.upsert(shared);
+      const a2 = await store.upsert(subscription({ user: a }));
+      const aLeftOut = await store.upsert(subscription({ user: a }));
+      const b1 = await store.upsert(subscription({ user: b }));
+      // The endpoint of (a, a1) subscribed under other users and in another package: other rows.
+      await store.upsert({ ...subscription({ user: b }), endpoint: shared.endpoint });
+      await store.upsert({ ...subscription({ user: c }), endpoint: shared.endpoint });
+      await store.upsert({ ...subscription({ user: a, package: 'billing' }), endpoint: shared.endpoint });
+      const everyRow = async () => [
+        ...(await store.list(a, undefined)),
+        ...(await store.list(b, undefined)),
+        ...(await store.list(c, undefined)),
+      ];
+      for (const row of await everyRow()) {
+        const key = { user: row.user, package: row.package, endpointHash: row.endpointHash };
+        await store.recordFailure(key);
+        await store.recordFailure(key);
+      }
+
+      const at = new Date('2026-11-24T11:12:13.456Z');
+      const given = [
+        { user: a, endpointHash: a1.endpointHash },
+        { user: a, endpointHash: a2.endpointHash },
+        { user: b, endpointHash: b1.endpointHash },
+      ];
+      await store.recordSuccesses('crm', given, at);
+
+      const rows = await everyRow();
+      expect(rows).to.have.length(7);
+      const isGiven = (r: { user: string; package: string; endpointHash: string }) =>
+        r.package === 'crm' && given.some((g) => g.user === r.user && g.endpointHash === r.endpointHash);
+      expect(rows.filter(isGiven)).to.have.length(3);
+      for (const row of rows) {
+        const where = `${row.user}/${row.package}/${row.endpointHash.slice(0, 8)}`;
+        if (isGiven(row)) {
+          expect(row.lastSuccessAt?.toISOString(), where).to.equal(at.toISOString());
+          expect(row.failureCount, where).to.equal(0);
+        } else {
+          expect(row.lastSuccessAt, where).to.equal(null);
+          expect(row.failureCount, where).to.equal(2);
+        }
+      }
+      // The left-out subscription of a listed user, and the shared endpoint under b and c.
+      const untouched = rows.filter((r) => !isGiven(r));
+      expect(untouched.map((r) => `${r.user} ${r.package} ${r.endpointHash}`).sort()).to.deep.equal(
+        [
+          `${a} crm ${aLeftOut.endpointHash}`,
+          `${b} crm ${a1.endpointHash}`,
+          `${c} crm ${a1.endpointHash}`,
+          `${a} billing ${a1.endpointHash}`,
+        ].sort(),
+      );
+    });
+
     it('stores an endpoint of the full 2048 characters', async function () {
       const endpoint = `https://fcm.googleapis.com/fcm/send/${'y'.repeat(2048 - 36)}`;
       expect(endpoint).to.have.length(2048);
       await store.upsert(subscription({ user: 'maxlen', endpoint }));
-      const [row] = await store.listActive('maxlen', 'crm');
+      const [row] = await store.listActive('crm', ['maxlen']);
       expect(row?.endpoint).to.equal(endpoint);
     });
 

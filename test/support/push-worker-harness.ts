@@ -11,7 +11,7 @@ import {
 } from '../../shared/database/index.js';
 import { createDeliveryStatus, type DeliveryCounts } from '../../shared/delivery-status/index.js';
 import { PushSubscriptionEntity } from '../../shared/entities/index.js';
-import type { PushJob } from '../../shared/events/index.js';
+import { messageFor, type Message, type PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import { createPushQueue, type PushQueue } from '../../shared/queue/index.js';
 import { LocalPushService, type PushAnswer } from './local-push-service.js';
@@ -36,6 +36,8 @@ export function testPushConfig(overrides: Partial<PushConfig> = {}): PushConfig 
   };
 }
 
+export type PushOptions = Partial<Pick<PushJob, 'eventId' | 'ttl' | 'urgency' | 'topic'>>;
+
 export interface StoredBrowser {
   user: string;
   path: string;
@@ -44,14 +46,20 @@ export interface StoredBrowser {
 }
 
 /**
+ * A queued push job as one endpoint must receive it: the job, the user the endpoint belongs to,
+ * and that user's Message (the job's template plus `user`), which the endpoint must decrypt to.
+ */
+export type EndpointJob = Omit<PushJob, 'message'> & { user: string; message: Message };
+
+/**
  * One real push-worker on its own queue prefix, with helpers to store subscriptions, queue push
  * jobs and read outcomes. `close()` stops it and removes everything it made.
  */
 export class PushWorkerHarness {
   readonly prefix = `test-${randomUUID()}`;
   readonly services: LocalPushService[] = [];
-  /** The job each endpoint URL was sent, to check what the push services decrypted. */
-  readonly jobsByEndpoint = new Map<string, PushJob[]>();
+  /** The jobs each endpoint URL was sent, with its user's Message, to check what the push services decrypted. */
+  readonly jobsByEndpoint = new Map<string, EndpointJob[]>();
   readonly store: SubscriptionStore;
   private readonly users = new Set<string>();
   private worker: Service | undefined;
@@ -109,20 +117,27 @@ export class PushWorkerHarness {
   }
 
   /** Queues one push job for `user`, as the notify-router would. */
-  async push(user: string, options: Partial<Pick<PushJob, 'eventId' | 'ttl' | 'urgency' | 'topic'>> = {}): Promise<PushJob> {
+  push(user: string, options: PushOptions = {}): Promise<PushJob> {
+    return this.pushMany([user], options);
+  }
+
+  /** Queues one push job for several users (at most MAX_USERS_PER_PUSH_JOB), as the notify-router would. */
+  async pushMany(users: readonly string[], options: PushOptions = {}): Promise<PushJob> {
     const eventId = options.eventId ?? `evt-${randomUUID()}`;
     const ttl = options.ttl ?? 600;
     const job: PushJob = {
-      eventId, package: HARNESS_PACKAGE, user,
+      eventId, package: HARNESS_PACKAGE, users: [...users],
+      // The Message without its `user`, as the router puts it in the job.
       message: {
-        id: eventId, package: HARNESS_PACKAGE, user, title: 'Invoice paid', body: 'ACME paid invoice 42',
+        id: eventId, package: HARNESS_PACKAGE, title: 'Invoice paid', body: 'ACME paid invoice 42',
         url: '/invoices/42', data: { invoice: 42 }, createdAt: new Date().toISOString(),
       },
       ttl, urgency: options.urgency ?? 'normal', expiresAt: Date.now() + ttl * 1000,
       ...(options.topic ? { topic: options.topic } : {}),
     };
-    for (const row of await this.store.listActive(user, HARNESS_PACKAGE)) {
-      this.jobsByEndpoint.set(row.endpoint, [...(this.jobsByEndpoint.get(row.endpoint) ?? []), job]);
+    for (const row of await this.store.listActive(HARNESS_PACKAGE, users)) {
+      const sent: EndpointJob = { ...job, user: row.user, message: messageFor(job.message, row.user) };
+      this.jobsByEndpoint.set(row.endpoint, [...(this.jobsByEndpoint.get(row.endpoint) ?? []), sent]);
     }
     await this.queue!.addBulk([job]);
     return job;
