@@ -1,5 +1,5 @@
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { UnsafeAddressError } from './safe-lookup.js';
 
 export interface PushRequest {
@@ -40,40 +40,96 @@ export function createWebPushSender(options: {
   lookup?: LookupFunction;
 }): PushSender {
   const { lookup } = options;
-  const agent = new Agent({
-    connections: options.connectionsPerOrigin,
-    keepAliveTimeout: 60_000,
-    connect: { timeout: Math.min(options.timeoutMs, 10_000), ...(lookup ? { lookup } : {}) },
-  });
+  // One pool per origin, kept: a request goes straight to its pool without the URL parsing
+  // and dispatcher lookup of undici's request(url).
+  const pools = new Map<string, Pool>();
+  const poolFor = (origin: string) => {
+    let pool = pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: options.connectionsPerOrigin,
+        keepAliveTimeout: 60_000,
+        connect: { timeout: Math.min(options.timeoutMs, 10_000), ...(lookup ? { lookup } : {}) },
+      });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
   return {
     async send(push) {
       try {
-        if (lookup) await checkLiteralHost(lookup, push.endpoint);
-        const res = await request(push.endpoint, {
-          method: 'POST',
-          headers: push.headers,
-          body: push.body,
-          dispatcher: agent,
-          // undici follows no redirects unless asked to: a push service never redirects, and
-          // following one would let an endpoint send us somewhere we did not check.
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        const text = (await res.body.text()).slice(0, MAX_LOGGED_BODY);
-        return { status: res.statusCode, headers: res.headers, text };
+        const url = new URL(push.endpoint);
+        if (lookup) await checkLiteralHost(lookup, url.hostname);
+        return await exchange(poolFor(url.origin), `${url.pathname}${url.search}`, push, options.timeoutMs);
       } catch (err) {
         throw unsafeAddressIn(err) ?? err;
       }
     },
-    close: () => agent.close(),
+    async close() {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+      pools.clear();
+    },
   };
+}
+
+/**
+ * One POST through undici's dispatch API. It skips the stream objects that `request()` builds
+ * for every response, which cost more per push than anything but the encryption
+ * (docs/performance.md). The timer is the total deadline: it aborts however far the exchange
+ * has got. No redirect is ever followed: a push service never redirects, and following one
+ * would send us somewhere we did not check.
+ */
+function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let headers: PushResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let deadlinePassed = false;
+    const timer = setTimeout(() => {
+      deadlinePassed = true;
+      controller?.abort(new Error(`no complete answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_LOGGED_BODY) });
+    };
+    pool.dispatch(
+      { path, method: 'POST', headers: push.headers, body: push.body },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (deadlinePassed) c.abort(new Error(`no complete answer within ${timeoutMs} ms`));
+        },
+        onResponseStart(_c, statusCode, responseHeaders) {
+          status = statusCode;
+          headers = responseHeaders;
+        },
+        onResponseData(_c, chunk) {
+          // Only an error's body is logged, and only its start.
+          if (status >= 300 && kept < MAX_LOGGED_BODY) {
+            chunks.push(chunk);
+            kept += chunk.length;
+          }
+        },
+        onResponseEnd() {
+          finish(null);
+        },
+        onResponseError(_c, err) {
+          finish(err);
+        },
+      },
+    );
+  });
 }
 
 /**
  * Node's sockets connect to an IP-literal host without calling `lookup`, so a literal is put
  * through the same check here.
  */
-function checkLiteralHost(lookup: LookupFunction, endpoint: string): Promise<void> {
-  const { hostname } = new URL(endpoint);
+function checkLiteralHost(lookup: LookupFunction, hostname: string): Promise<void> {
   const ip = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   if (!isIP(ip)) return Promise.resolve();
   return new Promise((resolve, reject) => {

@@ -13,8 +13,9 @@ describe('createWebPushSender', function () {
       req.resume();
       req.on('end', () => {
         if (req.url === '/trickle') {
-          // Headers at once, then a byte every 50 ms: an idle-socket timeout never fires.
-          res.writeHead(201, { 'content-type': 'text/plain' });
+          // Headers at once, then a byte every 50 ms: an idle-socket timeout never fires. An
+          // error's body is read for the log, so the deadline has to cut it short.
+          res.writeHead(503, { 'content-type': 'text/plain' });
           const timer = setInterval(() => res.write('.'), 50);
           res.on('close', () => clearInterval(timer));
           return;
