@@ -33,7 +33,7 @@ export function loadLocalCredentials(dataDir: string): LocalCredentials {
 }
 
 function localKey(key: string): ApiKey {
-  return { name: 'local-admin', key, packages: '*', admin: true };
+  return { name: 'local-admin', key, packages: '*', admin: true, router: false };
 }
 
 /** A user token for the demo user, valid for 30 days. */
@@ -44,4 +44,9 @@ export function signDemoToken(jwtSecret: string): Promise<string> {
     .setIssuedAt()
     .setExpirationTime('30d')
     .sign(new TextEncoder().encode(jwtSecret));
+}
+
+/** A key for the notify-router's broker login inside one all-in-one process; never stored or shown. */
+export function routerKey(): ApiKey {
+  return { name: 'notify-router', key: randomBytes(24).toString('base64url'), packages: '*', admin: false, router: true };
 }

@@ -7,7 +7,7 @@ import { startBroker } from '../broker/start-broker.js';
 import { startNotifyRouter } from '../notify-router/start-notify-router.js';
 import { startPushWorker } from '../push-worker/start-push-worker.js';
 import { startSubscriptionApi } from '../subscription-api/start-subscription-api.js';
-import { loadLocalCredentials, type LocalCredentials } from './local-credentials.js';
+import { loadLocalCredentials, routerKey, type LocalCredentials } from './local-credentials.js';
 import { startPrivateRedis } from './private-redis.js';
 import { lockDataDir } from './data-dir-lock.js';
 
@@ -49,8 +49,18 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
 
     let broker: AllInOne['broker'] = null;
     let mqttUrl = config.mqtt.url;
+    let mqttLogin = { username: config.mqtt.username, password: config.mqtt.password };
     if (!mqttUrl) {
-      const embedded = await startBroker({ config: config.broker, log, moveWhenTaken: true });
+      // The router logs in to the embedded broker with a key made for this process alone.
+      const router = routerKey();
+      mqttLogin = { username: router.name, password: router.key };
+      const embedded = await startBroker({
+        config: config.broker,
+        auth: { jwtSecret, apiKeys: [...apiKeys, router] },
+        topicRoot: config.mqtt.topicRoot,
+        log,
+        moveWhenTaken: true,
+      });
       services.push(embedded);
       broker = { tcpPort: embedded.tcpPort, wsPort: embedded.wsPort };
       mqttUrl = `mqtt://127.0.0.1:${embedded.tcpPort}`;
@@ -61,7 +71,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
     services.push(await startPushWorker({ push: config.push, redis, dataSource, log, metrics }));
     services.push(
       await startNotifyRouter({
-        mqtt: { ...config.mqtt, url: mqttUrl },
+        mqtt: { ...config.mqtt, ...mqttLogin, url: mqttUrl },
         redis,
         pushAttempts: config.push.maxAttempts,
         dataSource,

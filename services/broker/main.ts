@@ -1,6 +1,15 @@
+import { requireSetting } from '../../shared/config/index.js';
 import { runProcess } from '../../shared/lifecycle/index.js';
 import { startBroker } from './start-broker.js';
 
 await runProcess('broker', async ({ config, log, started }) => {
-  started.push(await startBroker({ config: config.broker, log }));
+  const jwtSecret = requireSetting(config.auth.jwtSecret, 'AUTH_JWT_SECRET', 'MQTT users log in with their JWT');
+  started.push(
+    await startBroker({
+      config: config.broker,
+      auth: { ...config.auth, jwtSecret },
+      topicRoot: config.mqtt.topicRoot,
+      log,
+    }),
+  );
 });

@@ -2,9 +2,13 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { BrokerConfig } from '../../shared/config/index.js';
+import { createAuthenticator } from '../../shared/auth/index.js';
+import type { AuthConfig, BrokerConfig } from '../../shared/config/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { createTopics } from '../../shared/topics/index.js';
+import { installAuthorization } from './authorize.js';
+import { createTopicAcl } from './topic-acl.js';
 
 export interface Broker extends Service {
   /** Ports actually bound (they differ from the settings when a default port was taken). */
@@ -14,6 +18,9 @@ export interface Broker extends Service {
 
 export interface BrokerDeps {
   config: BrokerConfig;
+  /** Who may connect: the same JWT secret and API keys as the HTTP API. */
+  auth: AuthConfig & { jwtSecret: string };
+  topicRoot: string;
   log: Logger;
   /** True only in the all-in-one default, where a taken default port moves to the next one. */
   moveWhenTaken?: boolean;
@@ -26,8 +33,13 @@ const DRAIN_TIMEOUT_MS = 10_000;
  * Starts the embedded aedes broker on TCP and on WebSocket (path `/mqtt`). Producers, the
  * router and dashboards all reach it as ordinary MQTT clients.
  */
-export async function startBroker({ config, log, moveWhenTaken = false }: BrokerDeps): Promise<Broker> {
+export async function startBroker({ config, auth, topicRoot, log, moveWhenTaken = false }: BrokerDeps): Promise<Broker> {
   const aedes = await Aedes.createBroker({ drainTimeout: DRAIN_TIMEOUT_MS, maxTopicLevels: 8 });
+  installAuthorization(aedes, {
+    auth: createAuthenticator(auth),
+    acl: createTopicAcl(createTopics(topicRoot)),
+    log,
+  });
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => log.debug({ err: err.message }, 'connection error'));
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { VapidKeyStore } from '../../shared/database/index.js';
 import { ForbiddenError } from '../../shared/errors/index.js';
 import { nameSchema, parseOrThrow } from '../../shared/events/index.js';
-import { assertPackageAccess, type Authenticator } from './authenticate.js';
+import { assertPackageAccess, type Authenticator } from '../../shared/auth/index.js';
 
 /** `/v1/admin/...`: operations for admin API keys, within the packages each key covers. */
 export function adminRoutes(deps: { auth: Authenticator; vapidKeys: VapidKeyStore }): Router {

@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
-import type { Authenticator } from './authenticate.js';
+import type { Authenticator } from '../../shared/auth/index.js';
 import { adminRoutes } from './admin.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { notificationRoutes } from './notifications.routes.js';

@@ -3,7 +3,7 @@ import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { NotFoundError } from '../../shared/errors/index.js';
 import { eventIdSchema, notificationRequestSchema, parseOrThrow } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
-import { assertPackageAccess, type Authenticator } from './authenticate.js';
+import { assertPackageAccess, type Authenticator } from '../../shared/auth/index.js';
 
 /** `/v1/notifications`: producers hand events in over HTTP. */
 export function notificationRoutes(

@@ -3,7 +3,7 @@ import { NotFoundError, ValidationError } from '../../shared/errors/index.js';
 import type { SubscriptionRequest, UnsubscribeRequest } from '../../shared/events/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { hashEndpoint } from '../../shared/database/index.js';
-import { assertPackageAccess, type UserCaller } from './authenticate.js';
+import { assertPackageAccess, type UserCaller } from '../../shared/auth/index.js';
 
 export interface SubscriptionDeps {
   subscriptions: SubscriptionStore;

@@ -19,7 +19,7 @@ import {
 } from '../../shared/metrics/index.js';
 import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import { createAuthenticator } from './authenticate.js';
+import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from './create-app.js';
 
 export interface SubscriptionApiDeps {

@@ -8,8 +8,8 @@ import {
   subscriptionRequestSchema,
   unsubscribeRequestSchema,
 } from '../../shared/events/index.js';
-import type { Authenticator } from './authenticate.js';
-import { assertPackageAccess } from './authenticate.js';
+import type { Authenticator } from '../../shared/auth/index.js';
+import { assertPackageAccess } from '../../shared/auth/index.js';
 import {
   registerSubscription,
   unregisterSubscription,

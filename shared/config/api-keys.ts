@@ -7,12 +7,14 @@ export interface ApiKey {
   /** Packages this key may act for; `'*'` for all. */
   packages: readonly string[] | '*';
   admin: boolean;
+  /** The notify-router's identity: the only one that may publish to users' push topics. */
+  router: boolean;
 }
 
 const MIN_KEY_LENGTH = 16;
 
 /**
- * Parses `API_KEYS`: comma-separated `name:key:packages[:admin]`, where packages is `*` or
+ * Parses `API_KEYS`: comma-separated `name:key:packages[:admin|router]`, where packages is `*` or
  * names joined by `+` (a character no package name can hold). Returns an error message on
  * failure rather than throwing, so the loader can name the variable.
  */
@@ -23,17 +25,19 @@ export function parseApiKeys(value: string): ApiKey[] | string {
     const [name, key, scope, role, ...rest] = entry.split(':');
     const at = `entry ${index + 1}`;
     if (rest.length > 0 || !name || !key || !scope) {
-      return `${at} must be name:key:packages[:admin]`;
+      return `${at} must be name:key:packages[:admin|router]`;
     }
     if (!isValidName(name)) return `${at} has an invalid name`;
     if (key.length < MIN_KEY_LENGTH) return `${at}: key must be at least ${MIN_KEY_LENGTH} characters`;
-    if (role !== undefined && role !== 'admin') return `${at}: the fourth field can only be "admin"`;
+    if (role !== undefined && role !== 'admin' && role !== 'router') {
+      return `${at}: the fourth field can only be "admin" or "router"`;
+    }
     const packages = scope === '*' ? '*' : scope.split('+');
     if (packages !== '*' && !packages.every(isValidName)) {
       return `${at} lists an invalid package name`;
     }
     if (keys.some((k) => k.key === key)) return `${at} repeats a key`;
-    keys.push({ name, key, packages, admin: role === 'admin' });
+    keys.push({ name, key, packages, admin: role === 'admin', router: role === 'router' });
   }
   return keys;
 }
@@ -43,7 +47,8 @@ export function formatApiKeys(keys: readonly ApiKey[]): string {
   return keys
     .map((k) => {
       const scope = k.packages === '*' ? '*' : k.packages.join('+');
-      return [k.name, k.key, scope, ...(k.admin ? ['admin'] : [])].join(':');
+      const role = k.admin ? ['admin'] : k.router ? ['router'] : [];
+      return [k.name, k.key, scope, ...role].join(':');
     })
     .join(',');
 }

@@ -108,8 +108,7 @@ const schema = z
     .string()
     .refine(isValidTopicRoot, 'must be 1-64 characters of [A-Za-z0-9._-]')
     .default('axion'),
-  // Loopback until the broker authenticates clients (issue 4): an open broker must not face a network.
-  MQTT_HOST: z.string().min(1).default('127.0.0.1'),
+  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   MQTT_PORT: port.optional(),
   MQTT_WS_PORT: port.optional(),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),

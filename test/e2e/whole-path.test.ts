@@ -19,11 +19,12 @@ import {
 } from '../support/whole-path.js';
 
 const SERVICE_KEY = 'e2e-service-key-0123456789abcdef';
+const ROUTER_KEY = 'e2e-router-key-0123456789abcdef';
 const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
 
 const commonEnv = {
   AUTH_JWT_SECRET: TEST_JWT_SECRET,
-  API_KEYS: `e2e-producer:${SERVICE_KEY}:e2e`,
+  API_KEYS: `e2e-producer:${SERVICE_KEY}:e2e,e2e-router:${ROUTER_KEY}:*:router`,
   PUSH_ALLOW_INSECURE_LOOPBACK: 'true',
   VAPID_SUBJECT: 'mailto:ops@axion-push.example',
   HTTP_HOST: '127.0.0.1',
@@ -85,7 +86,11 @@ describe('the whole path, all-in-one (npm start)', function () {
   it('routes an event a producer publishes over MQTT the same way', async function () {
     const subscriber = await subscribeUser(deployment);
     const { connectAsync } = await import('mqtt');
-    const producer = await connectAsync(deployment.mqttUrl, { clientId: `producer-${randomUUID()}` });
+    const producer = await connectAsync(deployment.mqttUrl, {
+      clientId: `producer-${randomUUID()}`,
+      username: 'e2e-producer',
+      password: SERVICE_KEY,
+    });
     try {
       // Refused events are logged and counted, and the router goes on.
       const topic = `axion/e2e/notify/user/${subscriber.user}`;
@@ -115,7 +120,12 @@ describe('the whole path, all-in-one (npm start)', function () {
     const subscriber = await subscribeUser(deployment);
     await subscriber.dashboard.endAsync();
     const { connectAsync } = await import('mqtt');
-    const ws = await connectAsync(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: `ws-${randomUUID()}`, reconnectPeriod: 0 });
+    const ws = await connectAsync(`ws://127.0.0.1:${wsPort}/mqtt`, {
+      clientId: `ws-${randomUUID()}`,
+      reconnectPeriod: 0,
+      username: subscriber.user,
+      password: subscriber.token,
+    });
     try {
       const received = new Promise<string>((resolve) => ws.on('message', (_t, payload) => resolve(payload.toString())));
       await ws.subscribeAsync(`axion/e2e/push/${subscriber.user}`, { qos: 1 });
@@ -174,7 +184,12 @@ describe('the whole path, each service in its own process (MariaDB, shared Redis
     const mqttUrl = `mqtt://127.0.0.1:${tcpPort}`;
     // Started together: the migration lock keeps them from migrating at the same time.
     const api = new ServiceProcess(dist('subscription-api'), env);
-    const router = new ServiceProcess(dist('notify-router'), { ...env, MQTT_URL: mqttUrl });
+    const router = new ServiceProcess(dist('notify-router'), {
+      ...env,
+      MQTT_URL: mqttUrl,
+      MQTT_USERNAME: 'e2e-router',
+      MQTT_PASSWORD: ROUTER_KEY,
+    });
     const worker = new ServiceProcess(dist('push-worker'), env);
     processes.push(api, router, worker);
     const [listening] = await Promise.all([

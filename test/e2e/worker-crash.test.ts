@@ -38,6 +38,7 @@ const KILL_AT = Math.floor(TOTAL / 3 / PER_USER) * PER_USER + (PER_USER * 4) / 5
 // ~20 ms per answer over 8 connections: about 400 sends a second, so the send lasts seconds.
 const ANSWER_DELAY_MS = 20;
 const PKG = 'e2e';
+const ROUTER_KEY = 'crash-router-key-0123456789abcdef';
 const SERVICE_KEY = 'crash-service-key-0123456789abcdef';
 const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
 
@@ -93,7 +94,8 @@ describe('the push-worker killed with SIGKILL in the middle of a 2,000-subscript
     }
 
     env = {
-      AUTH_JWT_SECRET: TEST_JWT_SECRET, API_KEYS: `crash-producer:${SERVICE_KEY}:${PKG}`,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      API_KEYS: `crash-producer:${SERVICE_KEY}:${PKG},crash-router:${ROUTER_KEY}:*:router`,
       PUSH_ALLOW_INSECURE_LOOPBACK: 'true', VAPID_SUBJECT: 'mailto:ops@axion-push.example',
       HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0',
       DATABASE_URL: testDb.config.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: queuePrefix,
@@ -103,7 +105,11 @@ describe('the push-worker killed with SIGKILL in the middle of a 2,000-subscript
     const broker = start('broker');
     const { tcpPort } = await broker.waitForLog('mqtt broker listening');
     const api = start('subscription-api');
-    const router = start('notify-router', { MQTT_URL: `mqtt://127.0.0.1:${tcpPort}` });
+    const router = start('notify-router', {
+      MQTT_URL: `mqtt://127.0.0.1:${tcpPort}`,
+      MQTT_USERNAME: 'crash-router',
+      MQTT_PASSWORD: ROUTER_KEY,
+    });
     const [listening] = await Promise.all([
       api.waitForLog('http api listening'),
       router.waitForLog('notify-router started'),

@@ -17,9 +17,9 @@ describe('subscription-api on MariaDB and Redis', function () {
     api = await startTestApi({
       database: 'mysql',
       apiKeys: [
-        { name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false },
-        { name: 'billing-app', key: OTHER_KEY, packages: ['billing'], admin: false },
-        { name: 'crm-admin', key: ADMIN_KEY, packages: ['crm'], admin: true },
+        { name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false, router: false },
+        { name: 'billing-app', key: OTHER_KEY, packages: ['billing'], admin: false, router: false },
+        { name: 'crm-admin', key: ADMIN_KEY, packages: ['crm'], admin: true, router: false },
       ],
     });
   });

@@ -13,7 +13,7 @@ import {
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
-import { createAuthenticator } from '../../services/subscription-api/authenticate.js';
+import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from '../../services/subscription-api/create-app.js';
 import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';

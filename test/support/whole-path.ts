@@ -56,7 +56,13 @@ export async function subscribeUser(d: Deployment, pkg = 'e2e'): Promise<Subscri
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
   }
 
-  const dashboard = await connectAsync(d.mqttUrl, { clientId: `dash-${user}`, reconnectPeriod: 0 });
+  // A dashboard logs in to the broker as its user, with the same JWT as the API.
+  const dashboard = await connectAsync(d.mqttUrl, {
+    clientId: `dash-${user}`,
+    reconnectPeriod: 0,
+    username: user,
+    password: token,
+  });
   const messages: Message[] = [];
   dashboard.on('message', (_topic, payload) => messages.push(JSON.parse(payload.toString()) as Message));
   await dashboard.subscribeAsync(`axion/${pkg}/push/${user}`, { qos: 1 });

@@ -152,7 +152,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ API_KEYS: `crm-service:${KEY_A}:crm` });
 
     expect(config.auth.apiKeys).to.deep.equal([
-      { name: 'crm-service', key: KEY_A, packages: ['crm'], admin: false },
+      { name: 'crm-service', key: KEY_A, packages: ['crm'], admin: false, router: false },
     ]);
   });
 });
@@ -162,8 +162,8 @@ describe('parseApiKeys', () => {
     const keys = parseApiKeys(`ops:${KEY_A}:*:admin, billing:${KEY_B}:billing+crm`);
 
     expect(keys).to.deep.equal([
-      { name: 'ops', key: KEY_A, packages: '*', admin: true },
-      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false },
+      { name: 'ops', key: KEY_A, packages: '*', admin: true, router: false },
+      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false, router: false },
     ]);
   });
 
@@ -188,8 +188,8 @@ describe('parseApiKeys', () => {
 
   it('survives a round trip through formatApiKeys', () => {
     const keys: ApiKey[] = [
-      { name: 'ops', key: KEY_A, packages: '*', admin: true },
-      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false },
+      { name: 'ops', key: KEY_A, packages: '*', admin: true, router: false },
+      { name: 'billing', key: KEY_B, packages: ['billing', 'crm'], admin: false, router: false },
     ];
 
     expect(parseApiKeys(formatApiKeys(keys))).to.deep.equal(keys);
@@ -224,5 +224,10 @@ describe('requireSetting', () => {
     expect(() => loadConfig({ VAPID_PUBLIC_KEY: pair.publicKey })).to.throw(ConfigError, /VAPID_PRIVATE_KEY/);
     expect(() => loadConfig({ VAPID_PUBLIC_KEY: pair.publicKey, VAPID_PRIVATE_KEY: other.privateKey }))
       .to.throw(ConfigError, /does not belong/);
+  });
+
+  it('reads a router role in API_KEYS', () => {
+    const [key] = parseApiKeys(`notify-router:${'k'.repeat(20)}:*:router`) as ApiKey[];
+    expect(key).to.include({ name: 'notify-router', router: true, admin: false });
   });
 });

@@ -1,8 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { ApiKey } from '../../shared/config/index.js';
-import { ForbiddenError, UnauthenticatedError } from '../../shared/errors/index.js';
-import { isValidName } from '../../shared/topics/index.js';
+import type { ApiKey } from '../config/index.js';
+import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
+import { isValidName } from '../topics/index.js';
 
 export interface UserCaller {
   kind: 'user';
@@ -15,6 +15,7 @@ export interface ServiceCaller {
   name: string;
   packages: readonly string[] | '*';
   admin: boolean;
+  router: boolean;
 }
 
 export interface Authenticator {
@@ -64,7 +65,7 @@ export function createAuthenticator(options: {
       const presentedDigest = digest(presented);
       const key = keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
       if (!key) throw new UnauthenticatedError('unknown API key');
-      return { kind: 'service', name: key.name, packages: key.packages, admin: key.admin };
+      return { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
     },
   };
 }

@@ -1,0 +1,72 @@
+import type { Aedes, AuthenticateError, Client } from 'aedes';
+import type { Authenticator } from '../../shared/auth/index.js';
+import { UnauthenticatedError } from '../../shared/errors/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import type { Identity, TopicAcl } from './topic-acl.js';
+
+/** MQTT 3.1.1 §3.2.2.3: CONNACK return codes. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+const identities = new WeakMap<Client, Identity>();
+
+function refusal(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/**
+ * Installs authentication and the topic ACL on an aedes broker. A session logs in with the
+ * same credentials as the API: username = user id and password = that user's JWT, or
+ * username = an API key's name and password = the key (services, admins, the router).
+ */
+export function installAuthorization(aedes: Aedes, deps: { auth: Authenticator; acl: TopicAcl; log: Logger }): void {
+  const { auth, acl, log } = deps;
+
+  aedes.authenticate = (client, username, password, done) => {
+    const secret = password?.toString('utf8');
+    if (!username || !secret) return done(refusal('username and password required', NOT_AUTHORIZED), false);
+    identify(auth, username, secret).then(
+      (identity) => {
+        identities.set(client, identity);
+        done(null, true);
+      },
+      (err: unknown) => {
+        log.info({ clientId: client.id, username, reason: (err as Error).message }, 'mqtt login refused');
+        done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+      },
+    );
+  };
+
+  // [MQTT-3.8.4-5]: a refused topic gets return code 0x80 in SUBACK (aedes does it for null).
+  aedes.authorizeSubscribe = (client, subscription, done) => {
+    const identity = identities.get(client);
+    const allowed = identity !== undefined && acl.canSubscribe(identity, subscription.topic);
+    if (!allowed) log.info({ clientId: client.id, topic: subscription.topic }, 'mqtt subscription refused');
+    done(null, allowed ? subscription : null);
+  };
+
+  // An error closes the connection: MQTT 3.1.1 has no negative PUBACK [MQTT-3.3.5-2].
+  aedes.authorizePublish = (client, packet, done) => {
+    const identity = client ? identities.get(client) : undefined;
+    if (identity && acl.canPublish(identity, packet.topic)) return done(null);
+    log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused; disconnecting');
+    done(new Error(`not allowed to publish to ${packet.topic}`));
+  };
+
+  aedes.authorizeForward = (client, packet) => {
+    const identity = identities.get(client);
+    return identity && acl.canReceive(identity, packet.topic) ? packet : null;
+  };
+}
+
+async function identify(auth: Authenticator, username: string, secret: string): Promise<Identity> {
+  try {
+    const service = auth.service(undefined, secret);
+    if (service.name !== username) throw new UnauthenticatedError('username does not match the key');
+    return service;
+  } catch {
+    const user = await auth.user(`Bearer ${secret}`);
+    if (user.user !== username) throw new UnauthenticatedError('username does not match the token');
+    return user;
+  }
+}
