@@ -459,6 +459,7 @@ async function pushJobsFor(eventId: string, users: readonly Subscriber[]): Promi
   await routeEvent(
     {
       realtime: { publish: async () => undefined },
+      presence: { online: async () => new Set<string>() },
       status: { set: async () => undefined },
       pushQueue: {
         addBulk: async (queued) => {

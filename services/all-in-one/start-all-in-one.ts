@@ -58,6 +58,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
         config: config.broker,
         auth: { jwtSecret, apiKeys: [...apiKeys, router] },
         topicRoot: config.mqtt.topicRoot,
+        redis,
         log,
         moveWhenTaken: true,
       });

@@ -8,8 +8,6 @@ import type { Identity, TopicAcl } from './topic-acl.js';
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
-const identities = new WeakMap<Client, Identity>();
-
 function refusal(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
@@ -19,8 +17,12 @@ function refusal(message: string, returnCode: number): AuthenticateError {
  * same credentials as the API: username = user id and password = that user's JWT, or
  * username = an API key's name and password = the key (services, admins, the router).
  */
-export function installAuthorization(aedes: Aedes, deps: { auth: Authenticator; acl: TopicAcl; log: Logger }): void {
+export function installAuthorization(
+  aedes: Aedes,
+  deps: { auth: Authenticator; acl: TopicAcl; log: Logger },
+): { identityOf(client: Client): Identity | undefined } {
   const { auth, acl, log } = deps;
+  const identities = new WeakMap<Client, Identity>();
 
   aedes.authenticate = (client, username, password, done) => {
     const secret = password?.toString('utf8');
@@ -57,6 +59,8 @@ export function installAuthorization(aedes: Aedes, deps: { auth: Authenticator; 
     const identity = identities.get(client);
     return identity && acl.canReceive(identity, packet.topic) ? packet : null;
   };
+
+  return { identityOf: (client) => identities.get(client) };
 }
 
 async function identify(auth: Authenticator, username: string, secret: string): Promise<Identity> {

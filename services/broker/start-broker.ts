@@ -3,11 +3,14 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createAuthenticator } from '../../shared/auth/index.js';
-import type { AuthConfig, BrokerConfig } from '../../shared/config/index.js';
+import type { AuthConfig, BrokerConfig, RedisConfig } from '../../shared/config/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createTopics } from '../../shared/topics/index.js';
+import { createPresenceTracker } from '../../shared/presence/index.js';
+import { connectRedis } from '../../shared/queue/index.js';
 import { installAuthorization } from './authorize.js';
+import { trackPresence } from './presence.js';
 import { createTopicAcl } from './topic-acl.js';
 
 export interface Broker extends Service {
@@ -21,6 +24,8 @@ export interface BrokerDeps {
   /** Who may connect: the same JWT secret and API keys as the HTTP API. */
   auth: AuthConfig & { jwtSecret: string };
   topicRoot: string;
+  /** Where presence is kept, so that routers and workers see who is online. */
+  redis: RedisConfig & { url: string };
   log: Logger;
   /** True only in the all-in-one default, where a taken default port moves to the next one. */
   moveWhenTaken?: boolean;
@@ -33,13 +38,23 @@ const DRAIN_TIMEOUT_MS = 10_000;
  * Starts the embedded aedes broker on TCP and on WebSocket (path `/mqtt`). Producers, the
  * router and dashboards all reach it as ordinary MQTT clients.
  */
-export async function startBroker({ config, auth, topicRoot, log, moveWhenTaken = false }: BrokerDeps): Promise<Broker> {
+export async function startBroker(deps: BrokerDeps): Promise<Broker> {
+  const { config, auth, topicRoot, log, moveWhenTaken = false } = deps;
   const aedes = await Aedes.createBroker({ drainTimeout: DRAIN_TIMEOUT_MS, maxTopicLevels: 8 });
-  installAuthorization(aedes, {
+  const topics = createTopics(topicRoot);
+  const { identityOf } = installAuthorization(aedes, {
     auth: createAuthenticator(auth),
-    acl: createTopicAcl(createTopics(topicRoot)),
+    acl: createTopicAcl(topics),
     log,
   });
+  const redis = connectRedis(deps.redis.url, { log, role: 'broker-presence' });
+  const tracker = createPresenceTracker({
+    redis,
+    prefix: deps.redis.queuePrefix,
+    brokerId: aedes.id,
+    onError: (err) => log.warn({ err }, 'presence write failed; the next heartbeat repairs it'),
+  });
+  trackPresence(aedes, { tracker, topics, identityOf });
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => log.debug({ err: err.message }, 'connection error'));
 
@@ -79,6 +94,8 @@ export async function startBroker({ config, auth, topicRoot, log, moveWhenTaken 
     });
   } catch (err) {
     await closeServer(tcp);
+    await tracker.close();
+    redis.disconnect();
     throw err;
   }
   log.info({ tcpPort, wsPort }, 'mqtt broker listening');
@@ -92,6 +109,8 @@ export async function startBroker({ config, auth, topicRoot, log, moveWhenTaken 
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const client of wss.clients) client.terminate();
       await Promise.all([closeServer(tcp), closeServer(http)]);
+      await tracker.close();
+      await redis.quit().catch(() => undefined);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
+import type { PresenceReader } from '../../shared/presence/index.js';
 import {
   buildMessage,
   messageFor,
@@ -17,6 +18,7 @@ export const MIN_DELIVERY_WINDOW_MS = 30_000;
 
 export interface RouteEventDeps {
   realtime: Pick<RealtimePublisher, 'publish'>;
+  presence: PresenceReader;
   status: Pick<DeliveryStatus, 'set'>;
   pushQueue: PushQueue;
   topics: Topics;
@@ -34,8 +36,8 @@ export interface RouteOutcome {
  * push jobs have deterministic ids, so a retried route queues nothing twice (a realtime
  * message may repeat; dashboards de-duplicate by Message id).
  *
- * Until presence exists, `offline` cannot tell who is online and queues Web Push for
- * everyone, as `always` does.
+ * Delivery policy: `always` queues Web Push for everyone, `realtime` for no one, and `offline`
+ * (the default) only for users with no live session subscribed to their push topic.
  */
 export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<RouteOutcome> {
   const { event } = job;
@@ -54,7 +56,7 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
       deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
     ),
   );
-  const pushUsers = event.delivery === 'realtime' ? [] : users;
+  const pushUsers = await usersForPush(deps, job.package, event.delivery, users);
   const pushJobs: PushJob[] = [];
   // Chunks in target order: routing the event again makes the same chunks, so the same job ids.
   for (let i = 0; i < pushUsers.length; i += MAX_USERS_PER_PUSH_JOB) {
@@ -72,8 +74,25 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   }
   await deps.pushQueue.addBulk(pushJobs);
   // Counted in users, as the workers count pushDone.
-  const outcome = { realtime: users.length, pushQueued: pushUsers.length };
+  const outcome = {
+    realtime: users.length,
+    pushQueued: pushUsers.length,
+    // Users that `offline` left to their live dashboards.
+    pushSkippedOnline: event.delivery === 'offline' ? users.length - pushUsers.length : 0,
+  };
   await deps.status.set(job.id, outcome);
   deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');
   return outcome;
+}
+
+async function usersForPush(
+  deps: Pick<RouteEventDeps, 'presence'>,
+  pkg: string,
+  delivery: RouteJob['event']['delivery'],
+  users: readonly string[],
+): Promise<string[]> {
+  if (delivery === 'realtime') return [];
+  if (delivery === 'always') return [...users];
+  const online = await deps.presence.online(pkg, users);
+  return users.filter((user) => !online.has(user));
 }

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared/config/index.js';
 import { createNotificationStore } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
+import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import { createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
@@ -50,6 +51,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
 
   const routeDeps = {
     realtime,
+    presence: createPresenceReader(producer, prefix),
     pushQueue,
     status: createDeliveryStatus(producer, prefix),
     topics,

@@ -4,9 +4,11 @@ import type { Redis } from 'ioredis';
 export interface DeliveryCounts {
   /** Messages published to users' push topics. */
   realtime: number;
-  /** Push jobs queued (one per user). */
+  /** Users queued for Web Push. */
   pushQueued: number;
-  /** Push jobs finished (delivered, expired or failed for good). */
+  /** Users not queued because `delivery: offline` found them online. */
+  pushSkippedOnline: number;
+  /** Users whose push job finished (delivered, expired or failed for good). */
   pushDone: number;
   /** Subscriptions that accepted the message. */
   sent: number;
@@ -19,7 +21,7 @@ export interface DeliveryCounts {
 }
 
 export const EMPTY_COUNTS: DeliveryCounts = {
-  realtime: 0, pushQueued: 0, pushDone: 0, sent: 0, failed: 0, expired: 0, cleaned: 0,
+  realtime: 0, pushQueued: 0, pushSkippedOnline: 0, pushDone: 0, sent: 0, failed: 0, expired: 0, cleaned: 0,
 };
 
 /** Counters per event, shared by router and workers. */

@@ -136,6 +136,25 @@ describe('the whole path, all-in-one (npm start)', function () {
     }
   });
 
+  it('with the default delivery, sends Web Push only while no dashboard of the user is connected', async function () {
+    const subscriber = await subscribeUser(deployment);
+    const whileOnline = await postNotification(deployment, { package: 'e2e', target: { user: subscriber.user }, title: 'You are here' });
+    await waitForMessage(subscriber, whileOnline);
+    await subscriber.dashboard.endAsync();
+
+    // Presence is written in the background; the broker removes the session on disconnect.
+    await new Promise((r) => setTimeout(r, 300));
+    const whileAway = await postNotification(deployment, { package: 'e2e', target: { user: subscriber.user }, title: 'While you were away' });
+    const [push] = await pushService.waitFor(subscriber.ok.path);
+    expect(openPush(push!.body, subscriber.ok.keys)).to.include({ id: whileAway, title: 'While you were away' });
+    expect(pushService.requestsTo(subscriber.ok.path)).to.have.length(1);
+
+    const status = (await (await fetch(`${deployment.httpBase}/v1/notifications/${whileOnline}`, {
+      headers: { 'x-api-key': SERVICE_KEY },
+    })).json()) as Record<string, number>;
+    expect(status).to.include({ realtime: 1, pushQueued: 0, pushSkippedOnline: 1 });
+  });
+
   it('stops cleanly on SIGTERM, stops its private redis, and finds its data on the next start', async function () {
     const subscriber = await subscribeUser(deployment);
     await subscriber.dashboard.endAsync();

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type Broker } from '../../services/broker/start-broker.js';
 import type { ApiKey } from '../../shared/config/index.js';
 import { testLogger } from '../support/silent-logger.js';
+import { TEST_REDIS_URL } from '../support/test-databases.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
 
 type Role = 'admin' | 'router' | null;
@@ -37,6 +39,7 @@ describe('broker authentication and topic ACL', function () {
       },
       auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [PRODUCER, ADMIN, ROUTER] },
       topicRoot: 'axion',
+      redis: { url: TEST_REDIS_URL, queuePrefix: `test-${randomUUID()}` },
       log: testLogger(),
     });
   });

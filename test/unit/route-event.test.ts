@@ -57,11 +57,13 @@ class RecordingStatus {
   }
 }
 
-function arrange() {
+function arrange(online: string[] = []) {
   const realtime = new RecordingPublisher();
   const pushQueue = new RecordingPushQueue();
   const status = new RecordingStatus();
-  const deps: RouteEventDeps = { realtime, pushQueue, status, topics: createTopics(), log: testLogger() };
+  // Presence as the broker would have it: these users have a live session.
+  const presence = { online: async (_pkg: string, users: readonly string[]) => new Set(users.filter((u) => online.includes(u))) };
+  const deps: RouteEventDeps = { realtime, pushQueue, presence, status, topics: createTopics(), log: testLogger() };
   return { deps, realtime, pushQueue, status };
 }
 
@@ -102,7 +104,7 @@ describe('routeEvent', () => {
       const outcome = await routeEvent(deps, routeJob({ delivery }));
 
       expect(pushQueue.jobs().map((j) => j.users)).to.deep.equal([['alice']]);
-      expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 1 });
+      expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 1, pushSkippedOnline: 0 });
     });
   }
 
@@ -113,7 +115,7 @@ describe('routeEvent', () => {
 
     expect(pushQueue.jobs()).to.deep.equal([]);
     expect(realtime.published).to.have.length(1);
-    expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 0 });
+    expect(outcome).to.deep.equal({ realtime: 1, pushQueued: 0, pushSkippedOnline: 0 });
   });
 
   it('gives the push job the Message, the event id, urgency, topic, ttl and an expiry of acceptedAt + ttl', async () => {
@@ -154,7 +156,7 @@ describe('routeEvent', () => {
     expect(pushQueue.batches).to.have.length(1);
     expect(pushQueue.batches[0]!.map((j) => j.users)).to.deep.equal([users]);
     expect(pushQueue.batches[0]![0]!.message).to.not.have.property('user');
-    expect(outcome).to.deep.equal({ realtime: 3, pushQueued: 3 });
+    expect(outcome).to.deep.equal({ realtime: 3, pushQueued: 3, pushSkippedOnline: 0 });
   });
 
   it('splits a large target into push jobs of at most MAX_USERS_PER_PUSH_JOB users, the same chunks every time', async () => {
@@ -200,7 +202,7 @@ describe('routeEvent', () => {
     await routeEvent(deps, job);
     await routeEvent(deps, job);
 
-    expect(status.totals.get('evt-1')).to.deep.equal({ realtime: 3, pushQueued: 3 });
+    expect(status.totals.get('evt-1')).to.deep.equal({ realtime: 3, pushQueued: 3, pushSkippedOnline: 0 });
   });
 
   it('gives an event with TTL 0 a short delivery window instead of expiring it at once', async () => {
@@ -212,5 +214,23 @@ describe('routeEvent', () => {
     const [pushed] = pushQueue.jobs();
     expect(pushed?.ttl).to.equal(0);
     expect(pushed?.expiresAt).to.equal(Date.parse(job.acceptedAt) + MIN_DELIVERY_WINDOW_MS);
+  });
+
+  it('with delivery offline, queues Web Push only for users without a live session, and records how many it left out', async () => {
+    const { deps, realtime, pushQueue, status } = arrange(['bob']);
+
+    await routeEvent(deps, routeJob({ delivery: 'offline' }, { users: ['alice', 'bob', 'carol'] }));
+
+    expect(realtime.published).to.have.length(3);
+    expect(pushQueue.jobs().flatMap((j) => j.users)).to.deep.equal(['alice', 'carol']);
+    expect(status.totals.get('evt-1')).to.include({ pushQueued: 2, pushSkippedOnline: 1 });
+  });
+
+  it('with delivery always, queues Web Push for online users too', async () => {
+    const { deps, pushQueue } = arrange(['bob']);
+
+    await routeEvent(deps, routeJob({ delivery: 'always' }, { users: ['alice', 'bob'] }));
+
+    expect(pushQueue.jobs().flatMap((j) => j.users)).to.deep.equal(['alice', 'bob']);
   });
 });

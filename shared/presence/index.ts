@@ -1,0 +1,2 @@
+export { createPresenceReader, createPresenceTracker, PRESENCE_TTL_MS } from './presence.js';
+export type { PresenceReader, PresenceTracker } from './presence.js';
