@@ -54,6 +54,7 @@ import { createTopics, QUEUE_NAMES } from '../shared/topics/index.js';
 import { decodeBase64Url, generateVapidKeyPair } from '../shared/vapid/index.js';
 import { encryptPayload } from '../services/push-worker/encrypt-payload.js';
 import { createPlaintexts, pushRequest } from '../services/push-worker/prepare-push.js';
+import { createTargetResolver } from '../services/notify-router/resolve-target.js';
 import { routeEvent } from '../services/notify-router/route-event.js';
 import { createVapidAuthorizer } from '../services/push-worker/vapid-jwt.js';
 import { testLogger } from '../test/support/silent-logger.js';
@@ -460,6 +461,10 @@ async function pushJobsFor(eventId: string, users: readonly Subscriber[]): Promi
     {
       realtime: { publish: async () => undefined },
       presence: { online: async () => new Set<string>() },
+      resolveTarget: createTargetResolver({
+        forEachBatch: async () => undefined,
+        forEachActiveUserBatch: async () => undefined,
+      }),
       status: { set: async () => undefined },
       pushQueue: {
         addBulk: async (queued) => {

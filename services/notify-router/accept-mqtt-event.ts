@@ -1,7 +1,7 @@
 import { AppError } from '../../shared/errors/index.js';
-import { eventSchema, parseOrThrow } from '../../shared/events/index.js';
+import { eventSchema, parseOrThrow, type Target } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
-import type { Topics } from '../../shared/topics/index.js';
+import type { NotifyTarget, Topics } from '../../shared/topics/index.js';
 
 export interface MqttIntakeDeps extends AcceptEventDeps {
   topics: Topics;
@@ -23,15 +23,12 @@ export async function acceptMqttEvent(
 ): Promise<MqttIntakeResult> {
   const parsed = deps.topics.parseNotify(topic);
   if (!parsed) return { accepted: false, code: 'invalid_topic', reason: `not a notify topic: ${topic}` };
-  if (parsed.target.kind !== 'user') {
-    return { accepted: false, code: 'unsupported_target', reason: 'group and all targets are not routed yet' };
-  }
   try {
     const json: unknown = JSON.parse(payload.toString('utf8'));
     const event = parseOrThrow(eventSchema, json, 'event');
     const { id } = await acceptEvent(deps, {
       package: parsed.package,
-      target: { user: parsed.target.user },
+      target: targetOf(parsed.target),
       event,
       source: 'mqtt',
     });
@@ -43,4 +40,10 @@ export async function acceptMqttEvent(
     }
     throw err;
   }
+}
+
+function targetOf(target: NotifyTarget): Target {
+  if (target.kind === 'user') return { user: target.user };
+  if (target.kind === 'group') return { group: target.group };
+  return { all: true };
 }

@@ -3,7 +3,6 @@ import type { PresenceReader } from '../../shared/presence/index.js';
 import {
   buildMessage,
   messageFor,
-  usersOf,
   MAX_USERS_PER_PUSH_JOB,
   type PushJob,
   type RouteJob,
@@ -12,12 +11,14 @@ import type { Logger } from '../../shared/logging/index.js';
 import type { PushQueue } from '../../shared/queue/index.js';
 import type { Topics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
+import type { ResolveTarget } from './resolve-target.js';
 
 /** How long a push job may still be attempted when the event's TTL is shorter. */
 export const MIN_DELIVERY_WINDOW_MS = 30_000;
 
 export interface RouteEventDeps {
   realtime: Pick<RealtimePublisher, 'publish'>;
+  resolveTarget: ResolveTarget;
   presence: PresenceReader;
   status: Pick<DeliveryStatus, 'set'>;
   pushQueue: PushQueue;
@@ -41,7 +42,6 @@ export interface RouteOutcome {
  */
 export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<RouteOutcome> {
   const { event } = job;
-  const users = usersOf(job.target);
   // RFC 8030 §5.2: the TTL runs from when the message is sent; a scheduled event is sent at
   // its sendAt, not when it was accepted.
   // A TTL of 0 tells the push service "now or never"; the message still has to leave us, so
@@ -50,36 +50,37 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   const expiresAt = Date.parse(event.sendAt ?? job.acceptedAt) + lifetimeMs;
   const template = buildMessage(event, { id: job.id, package: job.package, user: '', createdAt: job.acceptedAt });
   const { user: _none, ...withoutUser } = template;
+  const outcome = { realtime: 0, pushQueued: 0, pushSkippedOnline: 0 };
 
-  await Promise.all(
-    users.map((user) =>
-      deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
-    ),
-  );
-  const pushUsers = await usersForPush(deps, job.package, event.delivery, users);
-  const pushJobs: PushJob[] = [];
-  // Chunks in target order: routing the event again makes the same chunks, so the same job ids.
-  for (let i = 0; i < pushUsers.length; i += MAX_USERS_PER_PUSH_JOB) {
-    pushJobs.push({
-      eventId: job.id,
-      package: job.package,
-      users: pushUsers.slice(i, i + MAX_USERS_PER_PUSH_JOB),
-      message: withoutUser,
-      ttl: event.ttl,
-      urgency: event.urgency,
-      topic: event.topic,
-      expiresAt,
-      requestId: job.requestId,
-    });
-  }
-  await deps.pushQueue.addBulk(pushJobs);
-  // Counted in users, as the workers count pushDone.
-  const outcome = {
-    realtime: users.length,
-    pushQueued: pushUsers.length,
+  await deps.resolveTarget(job.package, job.target, async (users) => {
+    await Promise.all(
+      users.map((user) =>
+        deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
+      ),
+    );
+    const pushUsers = await usersForPush(deps, job.package, event.delivery, users);
+    const pushJobs: PushJob[] = [];
+    // Chunks in batch order: routing the event again makes the same chunks, so the same job ids.
+    for (let i = 0; i < pushUsers.length; i += MAX_USERS_PER_PUSH_JOB) {
+      pushJobs.push({
+        eventId: job.id,
+        package: job.package,
+        users: pushUsers.slice(i, i + MAX_USERS_PER_PUSH_JOB),
+        message: withoutUser,
+        ttl: event.ttl,
+        urgency: event.urgency,
+        topic: event.topic,
+        expiresAt,
+        requestId: job.requestId,
+      });
+    }
+    await deps.pushQueue.addBulk(pushJobs);
+    outcome.realtime += users.length;
+    outcome.pushQueued += pushUsers.length;
     // Users that `offline` left to their live dashboards.
-    pushSkippedOnline: event.delivery === 'offline' ? users.length - pushUsers.length : 0,
-  };
+    if (event.delivery === 'offline') outcome.pushSkippedOnline += users.length - pushUsers.length;
+  });
+  // Counted in users, as the workers count pushDone; set, not added, so a retry changes nothing.
   await deps.status.set(job.id, outcome);
   deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');
   return outcome;

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared/config/index.js';
-import { createNotificationStore } from '../../shared/database/index.js';
+import { createGroupStore, createNotificationStore } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
@@ -12,6 +12,7 @@ import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/qu
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { startMqttIntake } from './mqtt-intake.js';
 import { startMqttPublisher } from './realtime-publisher.js';
+import { createTargetResolver } from './resolve-target.js';
 import { routeEvent } from './route-event.js';
 
 export interface NotifyRouterDeps {
@@ -52,6 +53,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   const routeDeps = {
     realtime,
     presence: createPresenceReader(producer, prefix),
+    resolveTarget: createTargetResolver(createGroupStore(deps.dataSource)),
     pushQueue,
     status: createDeliveryStatus(producer, prefix),
     topics,

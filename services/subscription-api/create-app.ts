@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
-import type { SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
+import type { GroupStore, SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
@@ -9,6 +9,7 @@ import type { RouteQueue } from '../../shared/queue/index.js';
 import type { Authenticator } from '../../shared/auth/index.js';
 import { adminRoutes } from './admin.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
+import { groupRoutes } from './groups.routes.js';
 import { notificationRoutes } from './notifications.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
 import { vapidRoutes } from './vapid.routes.js';
@@ -18,6 +19,7 @@ export interface AppDeps {
   subscriptions: SubscriptionStore;
   vapidKeys: VapidKeyStore;
   notifications: NotificationStore;
+  groups: GroupStore;
   routeQueue: RouteQueue;
   status: DeliveryStatus;
   endpointPolicy: EndpointPolicy;
@@ -51,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(vapidRoutes(deps));
   app.use(subscriptionRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(groupRoutes(deps));
   app.use(adminRoutes(deps));
 
   app.use(notFoundHandler);

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { AuthConfig, HttpConfig, PushConfig, RedisConfig } from '../../shared/config/index.js';
 import {
+  createGroupStore,
   createNotificationStore,
   createSubscriptionStore,
   createVapidKeyStore,
@@ -63,6 +64,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     subscriptions: createSubscriptionStore(deps.dataSource),
     vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
     notifications: createNotificationStore(deps.dataSource),
+    groups: createGroupStore(deps.dataSource),
     routeQueue,
     status: createDeliveryStatus(redis, deps.redis.queuePrefix),
     endpointPolicy: deps.push.endpointPolicy,

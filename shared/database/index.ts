@@ -18,3 +18,5 @@ export { createNotificationStore } from './notification-store.js';
 export type { NotificationStore } from './notification-store.js';
 export { startDatabase } from './start-database.js';
 export type { Database } from './start-database.js';
+export { createGroupStore } from './group-store.js';
+export type { GroupStore, MemberPageOptions } from './group-store.js';

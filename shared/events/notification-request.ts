@@ -6,9 +6,11 @@ export const nameSchema = z
   .string()
   .regex(NAME_PATTERN, 'must be 1-128 characters of [A-Za-z0-9._@-]');
 
-/** Who an accepted event is for. Groups and "all" are resolved by the router. */
+/** Who an accepted event is for. Groups and "all" are resolved by the router, in batches. */
 export const targetSchema = z.union([
   z.strictObject({ user: nameSchema }),
+  z.strictObject({ group: nameSchema }),
+  z.strictObject({ all: z.literal(true) }),
   z.strictObject({
     users: z
       .array(nameSchema)
@@ -26,7 +28,9 @@ export const notificationRequestSchema = eventSchema.extend({
 });
 export type NotificationRequest = z.output<typeof notificationRequestSchema>;
 
-/** The users a target names, in order. */
-export function usersOf(target: Target): string[] {
-  return 'user' in target ? [target.user] : target.users;
+/** The users a target names itself, in order; `null` for a group or "all" (resolved later). */
+export function usersOf(target: Target): string[] | null {
+  if ('user' in target) return [target.user];
+  if ('users' in target) return target.users;
+  return null;
 }

@@ -91,7 +91,8 @@ function sameEvent(existing: NotificationRow, job: RouteJob): boolean {
 // RFC 8291 §4 / RFC 8188: the Message must fit one record; checked here so that an event
 // never fails at delivery time. Group and "all" targets are checked with the longest name.
 function assertFitsOneRecord(job: RouteJob): void {
-  const users = usersOf(job.target);
+  // A group's members are not known yet: measure with the longest name a user can have.
+  const users = usersOf(job.target) ?? ['x'.repeat(128)];
   const longest = users.reduce((a, b) => (b.length > a.length ? b : a), '');
   const message = buildMessage({ ...job.event, id: job.id }, {
     id: job.id,

@@ -155,6 +155,34 @@ describe('the whole path, all-in-one (npm start)', function () {
     expect(status).to.include({ realtime: 1, pushQueued: 0, pushSkippedOnline: 1 });
   });
 
+  it('fans an event for a group out to every member, over HTTP and over MQTT', async function () {
+    const [ann, ben] = [await subscribeUser(deployment), await subscribeUser(deployment)];
+    const group = `team-${randomUUID().slice(0, 8)}`;
+    try {
+      for (const member of [ann, ben]) {
+        const res = await fetch(`${deployment.httpBase}/v1/groups/e2e/${group}/members/${member.user}`, {
+          method: 'PUT',
+          headers: { 'x-api-key': SERVICE_KEY },
+        });
+        expect(res.status).to.equal(201);
+      }
+      const overHttp = await postNotification(deployment, { package: 'e2e', target: { group }, title: 'Team news', delivery: 'always' });
+      const { connectAsync } = await import('mqtt');
+      const producer = await connectAsync(deployment.mqttUrl, { clientId: `p-${randomUUID()}`, username: 'e2e-producer', password: SERVICE_KEY });
+      const overMqtt = `grp-${randomUUID()}`;
+      await producer.publishAsync(`axion/e2e/notify/group/${group}`, JSON.stringify({ id: overMqtt, title: 'More news', delivery: 'always' }), { qos: 1 });
+      await producer.endAsync();
+
+      for (const member of [ann, ben]) {
+        for (const id of [overHttp, overMqtt]) expect((await waitForMessage(member, id)).user).to.equal(member.user);
+        const pushes = await pushService.waitFor(member.ok.path, 2);
+        expect(pushes.map((p) => openPush(p.body, member.ok.keys).id)).to.have.members([overHttp, overMqtt]);
+      }
+    } finally {
+      await Promise.all([ann.dashboard.endAsync(), ben.dashboard.endAsync()]);
+    }
+  });
+
   it('stops cleanly on SIGTERM, stops its private redis, and finds its data on the next start', async function () {
     const subscriber = await subscribeUser(deployment);
     await subscriber.dashboard.endAsync();

@@ -264,6 +264,15 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       for (const kept of [valid, neverSent, recent]) expect(rows.get(kept.endpointHash)?.active).to.equal('Y');
     });
 
+    it('keeps users whose names differ only in case apart', async function () {
+      const upper = await store.upsert(subscription({ user: 'CaseUser' }));
+      await store.upsert(subscription({ user: 'caseuser' }));
+
+      const found = await store.listActive('crm', ['CaseUser']);
+      expect(found.map((s) => s.endpointHash)).to.deep.equal([upper.endpointHash]);
+      expect(await store.countActive('CaseUser', 'crm')).to.equal(1);
+    });
+
     it('records a success and clears the failure count', async function () {
       const { endpointHash } = await store.upsert(subscription({ user: 'counted' }));
       const key = { user: 'counted', package: 'crm', endpointHash };

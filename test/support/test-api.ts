@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { ApiKey } from '../../shared/config/index.js';
 import {
+  createGroupStore,
   createNotificationStore,
   createSubscriptionStore,
   createVapidKeyStore,
@@ -86,6 +87,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       subscriptions: createSubscriptionStore(database.dataSource),
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
+      groups: createGroupStore(database.dataSource),
       routeQueue,
       status: createDeliveryStatus(redis, prefix),
       endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },

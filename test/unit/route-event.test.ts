@@ -10,6 +10,7 @@ import {
 import type { PushQueue } from '../../shared/queue/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
+import { createTargetResolver } from '../../services/notify-router/resolve-target.js';
 import { MIN_DELIVERY_WINDOW_MS, routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
 import { testLogger } from '../support/silent-logger.js';
 
@@ -63,7 +64,21 @@ function arrange(online: string[] = []) {
   const status = new RecordingStatus();
   // Presence as the broker would have it: these users have a live session.
   const presence = { online: async (_pkg: string, users: readonly string[]) => new Set(users.filter((u) => online.includes(u))) };
-  const deps: RouteEventDeps = { realtime, pushQueue, presence, status, topics: createTopics(), log: testLogger() };
+  // Groups as the store would stream them: in batches of two.
+  const groups = {
+    members: new Map<string, string[]>([['sales', ['ann', 'ben', 'cid', 'dee', 'eve']]]),
+    async forEachBatch(_pkg: string, group: string, size: number, each: (users: string[]) => Promise<void>) {
+      const all = this.members.get(group) ?? [];
+      for (let i = 0; i < all.length; i += size) await each(all.slice(i, i + size));
+    },
+    async forEachActiveUserBatch(_pkg: string, size: number, each: (users: string[]) => Promise<void>) {
+      await this.forEachBatch(_pkg, 'sales', size, each);
+    },
+  };
+  const deps: RouteEventDeps = {
+    realtime, pushQueue, presence, status, topics: createTopics(), log: testLogger(),
+    resolveTarget: createTargetResolver(groups, 2),
+  };
   return { deps, realtime, pushQueue, status };
 }
 
@@ -232,5 +247,23 @@ describe('routeEvent', () => {
     await routeEvent(deps, routeJob({ delivery: 'always' }, { users: ['alice', 'bob'] }));
 
     expect(pushQueue.jobs().flatMap((j) => j.users)).to.deep.equal(['alice', 'bob']);
+  });
+
+  it('fans a group out batch by batch: every member gets the Message and a push, counted once', async () => {
+    const { deps, realtime, pushQueue, status } = arrange(['cid']);
+
+    await routeEvent(deps, routeJob({}, { group: 'sales' }));
+
+    expect(realtime.published.map((p) => p.topic.split('/')[3])).to.have.members(['ann', 'ben', 'cid', 'dee', 'eve']);
+    expect(pushQueue.batches.map((b) => b.flatMap((j) => j.users))).to.deep.equal([['ann', 'ben'], ['dee'], ['eve']]);
+    expect(status.totals.get('evt-1')).to.deep.equal({ realtime: 5, pushQueued: 4, pushSkippedOnline: 1 });
+  });
+
+  it('routes "all" through the active users of the package', async () => {
+    const { deps, realtime } = arrange();
+
+    await routeEvent(deps, routeJob({}, { all: true }));
+
+    expect(realtime.published).to.have.length(5);
   });
 });
