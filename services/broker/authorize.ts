@@ -19,7 +19,7 @@ function refusal(message: string, returnCode: number): AuthenticateError {
  */
 export function installAuthorization(
   aedes: Aedes,
-  deps: { auth: Authenticator; acl: TopicAcl; log: Logger },
+  deps: { auth: Authenticator; acl: TopicAcl; maxPayloadBytes: number; log: Logger },
 ): { identityOf(client: Client): Identity | undefined } {
   const { auth, acl, log } = deps;
   const identities = new WeakMap<Client, Identity>();
@@ -50,6 +50,10 @@ export function installAuthorization(
   // An error closes the connection: MQTT 3.1.1 has no negative PUBACK [MQTT-3.3.5-2].
   aedes.authorizePublish = (client, packet, done) => {
     const identity = client ? identities.get(client) : undefined;
+    if (packet.payload.length > deps.maxPayloadBytes) {
+      log.info({ clientId: client?.id, bytes: packet.payload.length }, 'mqtt publish too large; disconnecting');
+      return done(new Error(`payload over ${deps.maxPayloadBytes} bytes`));
+    }
     if (identity && acl.canPublish(identity, packet.topic)) return done(null);
     log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused; disconnecting');
     done(new Error(`not allowed to publish to ${packet.topic}`));

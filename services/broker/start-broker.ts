@@ -3,13 +3,14 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createAuthenticator } from '../../shared/auth/index.js';
-import type { AuthConfig, BrokerConfig, RedisConfig } from '../../shared/config/index.js';
+import type { AuthConfig, BrokerConfig, BrokerLimits, RedisConfig } from '../../shared/config/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import { createPresenceTracker } from '../../shared/presence/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { installAuthorization } from './authorize.js';
+import { createConnectionLimits } from './connection-limits.js';
 import { trackPresence } from './presence.js';
 import { createTopicAcl } from './topic-acl.js';
 
@@ -31,6 +32,13 @@ export interface BrokerDeps {
   moveWhenTaken?: boolean;
 }
 
+const DEFAULT_LIMITS: BrokerLimits = {
+  maxConnectionsPerAddress: 1_000,
+  connectsPerAddressPerMinute: 600,
+  maxPayloadBytes: 65_536,
+  maxKeepAliveSeconds: 3_600,
+};
+
 /** A subscriber that stops reading is cut off after this, so it cannot stall the others. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -40,13 +48,34 @@ const DRAIN_TIMEOUT_MS = 10_000;
  */
 export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   const { config, auth, topicRoot, log, moveWhenTaken = false } = deps;
-  const aedes = await Aedes.createBroker({ drainTimeout: DRAIN_TIMEOUT_MS, maxTopicLevels: 8 });
+  const limits = config.limits ?? DEFAULT_LIMITS;
+  const aedes = await Aedes.createBroker({
+    drainTimeout: DRAIN_TIMEOUT_MS,
+    maxTopicLevels: 8,
+    // Also refuses keep-alive 0: a session that never pings would hold its socket forever.
+    keepaliveLimit: limits.maxKeepAliveSeconds,
+    connectTimeout: 10_000,
+  });
   const topics = createTopics(topicRoot);
   const { identityOf } = installAuthorization(aedes, {
     auth: createAuthenticator(auth),
     acl: createTopicAcl(topics),
+    maxPayloadBytes: limits.maxPayloadBytes,
     log,
   });
+  const perAddress = createConnectionLimits({
+    maxPerAddress: limits.maxConnectionsPerAddress,
+    connectsPerMinute: limits.connectsPerAddressPerMinute,
+  });
+  const admitted = (socket: { remoteAddress?: string; once(event: 'close', fn: () => void): unknown }) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    if (!perAddress.admit(address)) {
+      log.warn({ address }, 'mqtt connection refused: too many from this address');
+      return false;
+    }
+    socket.once('close', () => perAddress.release(address));
+    return true;
+  };
   const redis = connectRedis(deps.redis.url, { log, role: 'broker-presence' });
   const tracker = createPresenceTracker({
     redis,
@@ -59,6 +88,10 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   aedes.on('connectionError', (client, err) => log.debug({ err: err.message }, 'connection error'));
 
   const tcp = createNetServer((socket: Socket) => {
+    if (!admitted(socket)) {
+      socket.destroy();
+      return;
+    }
     // Nagle's algorithm was measured adding ~45 ms spikes to small QoS 1 messages here.
     socket.setNoDelay(true);
     aedes.handle(socket);
@@ -71,6 +104,10 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   http.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    if (!admitted(socket)) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -5,6 +5,7 @@ export type {
   RedisConfig,
   MqttClientConfig,
   BrokerConfig,
+  BrokerLimits,
   HttpConfig,
   AuthConfig,
   PushConfig,

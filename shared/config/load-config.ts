@@ -31,6 +31,13 @@ export interface BrokerConfig {
   host: string;
   tcp: PortSetting;
   ws: PortSetting;
+  limits?: BrokerLimits;
+}
+export interface BrokerLimits {
+  maxConnectionsPerAddress: number;
+  connectsPerAddressPerMinute: number;
+  maxPayloadBytes: number;
+  maxKeepAliveSeconds: number;
 }
 export interface HttpConfig {
   host: string;
@@ -111,6 +118,10 @@ const schema = z
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   MQTT_PORT: port.optional(),
   MQTT_WS_PORT: port.optional(),
+  MQTT_MAX_CONNECTIONS_PER_ADDRESS: count(1, 1_000_000, 1_000),
+  MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE: count(1, 1_000_000, 600),
+  MQTT_MAX_PAYLOAD_BYTES: count(1_024, 268_435_455, 65_536),
+  MQTT_MAX_KEEPALIVE_SECONDS: count(10, 65_535, 3_600),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
   METRICS_PORT: port.optional(),
@@ -188,6 +199,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       host: e.MQTT_HOST,
       tcp: portSetting(e.MQTT_PORT, 1883),
       ws: portSetting(e.MQTT_WS_PORT, 8883),
+      limits: {
+        maxConnectionsPerAddress: e.MQTT_MAX_CONNECTIONS_PER_ADDRESS,
+        connectsPerAddressPerMinute: e.MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE,
+        maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
+        maxKeepAliveSeconds: e.MQTT_MAX_KEEPALIVE_SECONDS,
+      },
     },
     http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000), metricsPort: e.METRICS_PORT },
     auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
