@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectAsync, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttClientConfig } from '../../shared/config/index.js';
@@ -22,7 +21,9 @@ export async function startMqttIntake(
   log: Logger,
 ): Promise<MqttIntake> {
   const client: MqttClient = await connectAsync(config.url, {
-    clientId: `axion-notify-router-${hostname()}`.slice(0, 64),
+    // One session for every router: the one holding the intake lease uses it (see
+    // intake-leadership.ts), and takes over what the broker kept while no router was in.
+    clientId: `${deps.topics.root}-notify-router`,
     clean: false,
     username: config.username,
     password: config.password,
@@ -40,7 +41,7 @@ export async function startMqttIntake(
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await acceptMqttEvent(deps, packet.topic, payload);
+        const result = await acceptMqttEvent(deps, packet.topic, payload, packet.qos > 0 ? packet.messageId : undefined);
         deps.observe?.(result.accepted ? 'accepted' : result.code);
         if (result.accepted) log.debug({ eventId: result.id, topic: packet.topic }, 'mqtt event accepted');
         else log.warn({ topic: packet.topic, code: result.code, reason: result.reason }, 'mqtt event rejected');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared/config/index.js';
@@ -10,7 +11,9 @@ import { createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/
 import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
-import { startMqttIntake } from './mqtt-intake.js';
+import { createRedeliveryIds } from './accept-mqtt-event.js';
+import { startLeadership } from './intake-leadership.js';
+import { startMqttIntake, type MqttIntake } from './mqtt-intake.js';
 import { startMqttPublisher } from './realtime-publisher.js';
 import { createTargetResolver } from './resolve-target.js';
 import { routeEvent } from './route-event.js';
@@ -44,11 +47,31 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
 
   const realtime = await startMqttPublisher(deps.mqtt, log);
   const intakeMetrics = deps.metrics && createIntakeMetrics(deps.metrics);
-  const intake = await startMqttIntake(
-    deps.mqtt,
-    { topics, notifications, routeQueue, log, observe: (result) => intakeMetrics?.observeEvent('mqtt', result) },
+  const intakeDeps = {
+    topics,
+    notifications,
+    routeQueue,
     log,
-  );
+    redeliveries: createRedeliveryIds(producer, prefix),
+    observe: (result: string) => intakeMetrics?.observeEvent('mqtt', result),
+  };
+  let intake: MqttIntake | null = null;
+  const leadership = startLeadership({
+    redis: producer,
+    key: `${prefix}:mqtt-intake-lease`,
+    holder: randomUUID(),
+    leaseMs: deps.mqtt.intakeLeaseMs ?? 10_000,
+    log,
+    onGain: async () => {
+      intake = await startMqttIntake(deps.mqtt, intakeDeps, log);
+    },
+    onLose: async () => {
+      await intake?.close();
+      intake = null;
+    },
+  });
+  // A router that wins the lease at start is taking events before it reports itself started.
+  await leadership.ready;
 
   const routeDeps = {
     realtime,
@@ -77,7 +100,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   return {
     name: 'notify-router',
     async close() {
-      await intake.close();
+      await leadership.close();
       await worker.close();
       await realtime.close();
       await routeQueue.close();

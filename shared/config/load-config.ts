@@ -26,6 +26,8 @@ export interface MqttClientConfig {
   username: string | undefined;
   password: string | undefined;
   topicRoot: string;
+  /** How soon another router takes over the MQTT intake from one that died. */
+  intakeLeaseMs?: number;
 }
 export interface BrokerConfig {
   host: string;
@@ -110,6 +112,7 @@ const schema = z
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('axion'),
   MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\/.+/, 'must be mqtt://, mqtts://, ws:// or wss://').optional(),
   MQTT_USERNAME: z.string().optional(),
+  MQTT_INTAKE_LEASE_MS: count(1_000, 600_000, 10_000),
   MQTT_PASSWORD: z.string().optional(),
   MQTT_TOPIC_ROOT: z
     .string()
@@ -194,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       username: e.MQTT_USERNAME,
       password: e.MQTT_PASSWORD,
       topicRoot: e.MQTT_TOPIC_ROOT,
+      intakeLeaseMs: e.MQTT_INTAKE_LEASE_MS,
     },
     broker: {
       host: e.MQTT_HOST,

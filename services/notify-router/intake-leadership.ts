@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../shared/logging/index.js';
+
+/**
+ * One router at a time holds the MQTT intake: all routers share one persistent MQTT session
+ * (one client id), and two connections with one client id would take the session from each
+ * other. The holder renews a Redis lease; when it stops (crash, partition), another router
+ * takes the lease within `leaseMs` and resumes the session with what the broker kept for it.
+ */
+export interface Leadership {
+  /** Settles after the first attempt at the lease (and the intake start, when it was won). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+// Renew only while the lease is still ours: never extend a lease another router has taken.
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export function startLeadership(options: {
+  redis: Redis;
+  key: string;
+  holder: string;
+  leaseMs: number;
+  log: Logger;
+  /** Called when this router becomes the holder; what it starts, `onLose` stops. */
+  onGain: () => Promise<void>;
+  onLose: () => Promise<void>;
+}): Leadership {
+  const { redis, key, holder, leaseMs, log } = options;
+  let leading = false;
+  let closed = false;
+  let busy: Promise<void> = Promise.resolve();
+
+  const step = async () => {
+    try {
+      if (leading) {
+        const renewed = Number(await redis.eval(RENEW, 1, key, holder, leaseMs));
+        if (renewed !== 1) {
+          leading = false;
+          log.warn('lost the MQTT intake lease; stopping intake');
+          await options.onLose();
+        }
+        return;
+      }
+      if ((await redis.set(key, holder, 'PX', leaseMs, 'NX')) === 'OK') {
+        leading = true;
+        log.info('holding the MQTT intake lease; starting intake');
+        await options.onGain();
+      }
+    } catch (err) {
+      log.warn({ err }, 'MQTT intake lease step failed; will try again');
+    }
+  };
+  const tick = () => {
+    if (closed) return;
+    busy = busy.then(step);
+  };
+  tick();
+  const ready = busy;
+  const timer = setInterval(tick, Math.max(100, Math.floor(leaseMs / 3)));
+  timer.unref();
+
+  return {
+    ready,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await busy;
+      if (!leading) return;
+      leading = false;
+      await options.onLose();
+      // Hand over at once rather than after the lease runs out.
+      await redis.eval(RELEASE, 1, key, holder).catch(() => undefined);
+    },
+  };
+}
