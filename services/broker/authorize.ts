@@ -26,8 +26,11 @@ export function installAuthorization(
 
   aedes.authenticate = (client, username, password, done) => {
     const secret = password?.toString('utf8');
-    if (!username || !secret) return done(refusal('username and password required', NOT_AUTHORIZED), false);
-    identify(auth, username, secret).then(
+    // Over WebSocket a browser may log in with its access_token cookie instead of a password.
+    const cookieToken = secret ? undefined : accessTokenCookie(client.req?.headers.cookie);
+    if (!secret && !cookieToken) return done(refusal('username and password required', NOT_AUTHORIZED), false);
+    const identifying = cookieToken ? identifyByCookie(auth, username, cookieToken) : identify(auth, username!, secret!);
+    identifying.then(
       (identity) => {
         identities.set(client, identity);
         done(null, true);
@@ -67,7 +70,23 @@ export function installAuthorization(
   return { identityOf: (client) => identities.get(client) };
 }
 
+async function identifyByCookie(auth: Authenticator, username: string | undefined, token: string): Promise<Identity> {
+  const user = await auth.user(`Bearer ${token}`);
+  if (username && user.user !== username) throw new UnauthenticatedError('username does not match the token');
+  return user;
+}
+
+/** The `access_token` cookie of a WebSocket upgrade request, if any. */
+function accessTokenCookie(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === 'access_token' && value.length > 0) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
+}
+
 async function identify(auth: Authenticator, username: string, secret: string): Promise<Identity> {
+  if (!username) throw new UnauthenticatedError('username required');
   try {
     const service = auth.service(undefined, secret);
     if (service.name !== username) throw new UnauthenticatedError('username does not match the key');

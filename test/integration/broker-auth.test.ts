@@ -231,5 +231,15 @@ describe('broker authentication and topic ACL', function () {
 
       expect(received).to.deep.equal([{ topic: 'axion/crm/push/alice', payload: 'over ws' }]);
     });
+
+    it("logs a browser in over WebSocket with its access_token cookie, and refuses a bad cookie", async function () {
+      const token = await userToken('alice', ['crm']);
+      const viaCookie = await connect({ wsOptions: { headers: { cookie: `theme=dark; access_token=${token}` } } }, 'ws');
+      expect(await suback(viaCookie, 'axion/crm/push/alice')).to.equal(1);
+
+      const forged = await userToken('alice', ['crm'], { secret: 'another-secret-that-is-also-long-enough-000' });
+      const err = await refusal({ wsOptions: { headers: { cookie: `access_token=${forged}` } } }, 'ws');
+      expect(err?.code).to.equal(4);
+    });
   });
 });
