@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { connect as mqttConnect, type MqttClient } from 'mqtt';
+import { obliterateQueues } from '../support/queues.js';
+import { ServiceProcess } from '../support/service-process.js';
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+
+const PRODUCER_KEY = 'restart-producer-key-0123456789';
+const ROUTER_KEY = 'restart-router-key-0123456789';
+const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('the router across a broker restart', function () {
+  this.timeout(90_000);
+  const processes: ServiceProcess[] = [];
+  const clients: MqttClient[] = [];
+  let testDb: TestDatabase;
+  const prefix = `e2e${randomUUID().slice(0, 8)}`;
+
+  after(async function () {
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    for (const p of processes.reverse()) await p.stop();
+    await testDb?.drop();
+    await obliterateQueues(TEST_REDIS_URL, prefix);
+  });
+
+  it('reconnects, subscribes again and goes on routing events from producers', async function () {
+    testDb = await createTestDatabase('mysql');
+    const mqttPort = await freePort();
+    const env = {
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      API_KEYS: `producer:${PRODUCER_KEY}:crm,router:${ROUTER_KEY}:*:router`,
+      DATABASE_URL: testDb.config.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(mqttPort),
+      MQTT_WS_PORT: '0',
+    };
+    const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+    let broker = new ServiceProcess(dist('broker'), env);
+    processes.push(broker);
+    await broker.waitForLog('mqtt broker listening');
+    const router = new ServiceProcess(dist('notify-router'), {
+      ...env, MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY,
+    });
+    processes.push(router);
+    await router.waitForLog('notify-router started');
+
+    // Clients that reconnect by themselves, as dashboards and producers do.
+    const received = new Set<string>();
+    const dashboard = mqttConnect(mqttUrl, {
+      clientId: `dash-${randomUUID()}`, username: 'alice', password: await userToken('alice', ['crm'], { expiresIn: '1h' }),
+      reconnectPeriod: 200,
+    });
+    const producer = mqttConnect(mqttUrl, {
+      clientId: `producer-${randomUUID()}`, username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 200,
+    });
+    clients.push(dashboard, producer);
+    for (const c of clients) c.on('error', () => undefined);
+    dashboard.on('message', (_t, payload) => received.add((JSON.parse(payload.toString()) as { title: string }).title));
+    dashboard.on('connect', () => void dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 }));
+    const waitFor = async (title: string, ms = 20_000) => {
+      const deadline = Date.now() + ms;
+      while (!received.has(title)) {
+        if (Date.now() > deadline) throw new Error(`"${title}" never arrived`);
+        // Producers publish again until the event gets through: the router de-duplicates by id.
+        if (producer.connected) producer.publish('axion/crm/notify/user/alice', JSON.stringify({ id: title.replaceAll(' ', '-'), title, delivery: 'realtime' }), { qos: 1 });
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+
+    await waitFor('before the restart');
+    expect(await broker.stop()).to.equal(0);
+    broker = new ServiceProcess(dist('broker'), env);
+    processes.push(broker);
+    await broker.waitForLog('mqtt broker listening');
+    await waitFor('after the restart');
+
+    expect([...received]).to.have.members(['before the restart', 'after the restart']);
+  });
+});
