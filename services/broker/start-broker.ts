@@ -1,6 +1,9 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
+import aedesPersistenceRedis from 'aedes-persistence-redis';
+import { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import type { AuthConfig, BrokerConfig, BrokerLimits, RedisConfig } from '../../shared/config/index.js';
@@ -32,6 +35,24 @@ export interface BrokerDeps {
   moveWhenTaken?: boolean;
 }
 
+/**
+ * Messages pass between broker instances over Redis pub/sub, and sessions (subscriptions and the
+ * QoS 1 messages kept for offline persistent sessions, at most `maxSessionMessages` each) live in
+ * Redis, so a client may come back to any instance.
+ */
+function clusterOptions(redisUrl: string, maxSessionMessages: number) {
+  return {
+    mq: MQEmitterRedis({ connectionString: redisUrl }),
+    persistence: aedesPersistenceRedis({
+      conn: new Redis(redisUrl),
+      // The library reads LRANGE 0..n, which is n + 1 messages.
+      maxSessionDelivery: maxSessionMessages - 1,
+      // Kept messages expire after a day: offline delivery is Web Push's job, not the broker's.
+      packetTTL: () => 86_400,
+    }),
+  };
+}
+
 const DEFAULT_LIMITS: BrokerLimits = {
   maxConnectionsPerAddress: 1_000,
   connectsPerAddressPerMinute: 600,
@@ -50,6 +71,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   const { config, auth, topicRoot, log, moveWhenTaken = false } = deps;
   const limits = config.limits ?? DEFAULT_LIMITS;
   const aedes = await Aedes.createBroker({
+    ...(config.cluster ? clusterOptions(deps.redis.url, config.maxSessionMessages ?? 1_000) : {}),
     drainTimeout: DRAIN_TIMEOUT_MS,
     maxTopicLevels: 8,
     // Also refuses keep-alive 0: a session that never pings would hold its socket forever.

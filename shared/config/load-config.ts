@@ -34,6 +34,13 @@ export interface BrokerConfig {
   tcp: PortSetting;
   ws: PortSetting;
   limits?: BrokerLimits;
+  /**
+   * Several broker instances as one: messages pass between them over Redis (mqemitter-redis)
+   * and sessions live in Redis (aedes-persistence-redis), so a client may reconnect to any.
+   */
+  cluster?: boolean;
+  /** Messages a persistent session gets at most when it comes back (clustered brokers). */
+  maxSessionMessages?: number;
 }
 export interface BrokerLimits {
   maxConnectionsPerAddress: number;
@@ -125,6 +132,8 @@ const schema = z
   MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE: count(1, 1_000_000, 600),
   MQTT_MAX_PAYLOAD_BYTES: count(1_024, 268_435_455, 65_536),
   MQTT_MAX_KEEPALIVE_SECONDS: count(10, 65_535, 3_600),
+  MQTT_CLUSTER: flag.default(false),
+  MQTT_SESSION_MAX_MESSAGES: count(2, 1_000_000, 1_000),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
   METRICS_PORT: port.optional(),
@@ -209,6 +218,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
         maxKeepAliveSeconds: e.MQTT_MAX_KEEPALIVE_SECONDS,
       },
+      cluster: e.MQTT_CLUSTER,
+      maxSessionMessages: e.MQTT_SESSION_MAX_MESSAGES,
     },
     http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000), metricsPort: e.METRICS_PORT },
     auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
