@@ -19,17 +19,39 @@ function refusal(message: string, returnCode: number): AuthenticateError {
  */
 export function installAuthorization(
   aedes: Aedes,
-  deps: { auth: Authenticator; acl: TopicAcl; maxPayloadBytes: number; log: Logger },
+  deps: {
+    auth: Authenticator;
+    acl: TopicAcl;
+    maxPayloadBytes: number;
+    /** The client id all routers share; only the router role may use it. */
+    routerClientId: string;
+    cookieOriginAllowed: (origin: string | undefined) => boolean;
+    log: Logger;
+  },
 ): { identityOf(client: Client): Identity | undefined } {
   const { auth, acl, log } = deps;
   const identities = new WeakMap<Client, Identity>();
 
   aedes.authenticate = (client, username, password, done) => {
     const secret = password?.toString('utf8');
-    // Over WebSocket a browser may log in with its access_token cookie instead of a password.
-    const cookieToken = secret ? undefined : accessTokenCookie(client.req?.headers.cookie);
+    // Over WebSocket a browser may log in with its access_token cookie instead of a password,
+    // but only from a page of an allowed origin: any site can open a WebSocket with the cookie.
+    const cookieToken =
+      secret || !deps.cookieOriginAllowed(client.req?.headers.origin)
+        ? undefined
+        : accessTokenCookie(client.req?.headers.cookie);
     if (!secret && !cookieToken) return done(refusal('username and password required', NOT_AUTHORIZED), false);
-    const identifying = cookieToken ? identifyByCookie(auth, username, cookieToken) : identify(auth, username!, secret!);
+    // All routers share one session: nobody else may take it over by its client id.
+    if (client.id === deps.routerClientId) {
+      const identifyingRouter = identify(auth, username ?? '', secret ?? '').then((i) => {
+        if (i.kind !== 'service' || !i.router) throw new UnauthenticatedError('client id reserved for the router');
+        return i;
+      });
+      return void settleLogin(identifyingRouter);
+    }
+    settleLogin(cookieToken ? identifyByCookie(auth, username, cookieToken) : identify(auth, username ?? '', secret ?? ''));
+
+    function settleLogin(identifying: Promise<Identity>): void {
     identifying.then(
       (identity) => {
         identities.set(client, identity);
@@ -40,6 +62,7 @@ export function installAuthorization(
         done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       },
     );
+    }
   };
 
   // [MQTT-3.8.4-5]: a refused topic gets return code 0x80 in SUBACK (aedes does it for null).
@@ -57,7 +80,11 @@ export function installAuthorization(
       log.info({ clientId: client?.id, bytes: packet.payload.length }, 'mqtt publish too large; disconnecting');
       return done(new Error(`payload over ${deps.maxPayloadBytes} bytes`));
     }
-    if (identity && acl.canPublish(identity, packet.topic)) return done(null);
+    if (identity && acl.canPublish(identity, packet.topic)) {
+      // A retained event would be replayed to every router that subscribes again.
+      packet.retain = false;
+      return done(null);
+    }
     log.info({ clientId: client?.id, topic: packet.topic }, 'mqtt publish refused; disconnecting');
     done(new Error(`not allowed to publish to ${packet.topic}`));
   };
@@ -80,7 +107,12 @@ async function identifyByCookie(auth: Authenticator, username: string | undefine
 function accessTokenCookie(header: string | undefined): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === 'access_token' && value.length > 0) return decodeURIComponent(value.join('='));
+    if (name !== 'access_token' || value.length === 0) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }

@@ -40,17 +40,37 @@ export interface BrokerDeps {
  * QoS 1 messages kept for offline persistent sessions, at most `maxSessionMessages` each) live in
  * Redis, so a client may come back to any instance.
  */
-function clusterOptions(redisUrl: string, maxSessionMessages: number) {
+function clusterOptions(redisUrl: string, maxSessionMessages: number, log: Logger) {
+  const mq = MQEmitterRedis({ connectionString: redisUrl });
+  // Both emit connection errors; without listeners a Redis outage would end the process.
+  (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (err: Error) =>
+    log.warn({ err: err.message }, 'cluster message bus error'),
+  );
+  const conn = new Redis(redisUrl);
+  conn.on('error', (err: Error) => log.warn({ err: err.message }, 'cluster session store error'));
   return {
-    mq: MQEmitterRedis({ connectionString: redisUrl }),
+    mq,
     persistence: aedesPersistenceRedis({
-      conn: new Redis(redisUrl),
+      conn,
       // The library reads LRANGE 0..n, which is n + 1 messages.
       maxSessionDelivery: maxSessionMessages - 1,
       // Kept messages expire after a day: offline delivery is Web Push's job, not the broker's.
       packetTTL: () => 86_400,
     }),
   };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether a page of `origin` may log in with the cookie: listed, or local when no list is set. */
+function originAllowed(origin: string | undefined, allowed: readonly string[] | undefined): boolean {
+  if (!origin) return false;
+  if (allowed) return allowed.includes(origin);
+  try {
+    return LOOPBACK_HOSTS.has(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
 }
 
 const DEFAULT_LIMITS: BrokerLimits = {
@@ -71,7 +91,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   const { config, auth, topicRoot, log, moveWhenTaken = false } = deps;
   const limits = config.limits ?? DEFAULT_LIMITS;
   const aedes = await Aedes.createBroker({
-    ...(config.cluster ? clusterOptions(deps.redis.url, config.maxSessionMessages ?? 1_000) : {}),
+    ...(config.cluster ? clusterOptions(deps.redis.url, config.maxSessionMessages ?? 1_000, log) : {}),
     drainTimeout: DRAIN_TIMEOUT_MS,
     maxTopicLevels: 8,
     // Also refuses keep-alive 0: a session that never pings would hold its socket forever.
@@ -83,6 +103,8 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     auth: createAuthenticator(auth),
     acl: createTopicAcl(topics),
     maxPayloadBytes: limits.maxPayloadBytes,
+    routerClientId: topics.routerClientId,
+    cookieOriginAllowed: (origin) => originAllowed(origin, config.cookieOrigins),
     log,
   });
   const perAddress = createConnectionLimits({
@@ -122,8 +144,11 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket lives at /mqtt');
   });
   // noServer: the HTTP server's own errors (a taken port) stay with `listen`, not with ws.
-  const wss = new WebSocketServer({ noServer: true });
+  // A frame may not be much larger than the largest publish we accept.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes + 1_024 });
   http.on('upgrade', (req, socket, head) => {
+    // Node takes its own error listener off an upgraded socket: a reset here must not crash us.
+    socket.on('error', () => socket.destroy());
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;

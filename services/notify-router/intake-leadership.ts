@@ -44,9 +44,15 @@ export function startLeadership(options: {
         return;
       }
       if ((await redis.set(key, holder, 'PX', leaseMs, 'NX')) === 'OK') {
-        leading = true;
         log.info('holding the MQTT intake lease; starting intake');
-        await options.onGain();
+        try {
+          await options.onGain();
+          leading = true;
+        } catch (err) {
+          // Holding the lease without an intake would starve every router: give it back.
+          await redis.eval(RELEASE, 1, key, holder).catch(() => undefined);
+          throw err;
+        }
       }
     } catch (err) {
       log.warn({ err }, 'MQTT intake lease step failed; will try again');

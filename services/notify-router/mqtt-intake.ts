@@ -23,7 +23,7 @@ export async function startMqttIntake(
   const client: MqttClient = await connectAsync(config.url, {
     // One session for every router: the one holding the intake lease uses it (see
     // intake-leadership.ts), and takes over what the broker kept while no router was in.
-    clientId: `${deps.topics.root}-notify-router`,
+    clientId: deps.topics.routerClientId,
     clean: false,
     username: config.username,
     password: config.password,

@@ -58,14 +58,19 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
         deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
       ),
     );
-    const pushUsers = await usersForPush(deps, job.package, event.delivery, users);
+    const pushUsers = new Set(await usersForPush(deps, job.package, event.delivery, users));
     const pushJobs: PushJob[] = [];
-    // Chunks in batch order: routing the event again makes the same chunks, so the same job ids.
-    for (let i = 0; i < pushUsers.length; i += MAX_USERS_PER_PUSH_JOB) {
+    // Chunks are cut from the batch before presence is applied and keyed by the whole chunk:
+    // routing again after someone came online makes the same job ids, never a second push.
+    for (let i = 0; i < users.length; i += MAX_USERS_PER_PUSH_JOB) {
+      const chunk = users.slice(i, i + MAX_USERS_PER_PUSH_JOB);
+      const chunkPushUsers = chunk.filter((user) => pushUsers.has(user));
+      if (chunkPushUsers.length === 0) continue;
       pushJobs.push({
         eventId: job.id,
         package: job.package,
-        users: pushUsers.slice(i, i + MAX_USERS_PER_PUSH_JOB),
+        users: chunkPushUsers,
+        chunk,
         message: withoutUser,
         ttl: event.ttl,
         urgency: event.urgency,
@@ -76,9 +81,9 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
     }
     await deps.pushQueue.addBulk(pushJobs);
     outcome.realtime += users.length;
-    outcome.pushQueued += pushUsers.length;
+    outcome.pushQueued += pushUsers.size;
     // Users that `offline` left to their live dashboards.
-    if (event.delivery === 'offline') outcome.pushSkippedOnline += users.length - pushUsers.length;
+    if (event.delivery === 'offline') outcome.pushSkippedOnline += users.length - pushUsers.size;
   });
   // Counted in users, as the workers count pushDone; set, not added, so a retry changes nothing.
   await deps.status.set(job.id, outcome);

@@ -131,7 +131,11 @@ async function sendOne(
     endpointHash: subscription.endpointHash,
   };
   const settle = async (outcome: SettledOutcome): Promise<SendResult> => {
-    await deps.onSettled?.(key.endpointHash, outcome);
+    // The outcome stands even when it cannot be written down: answering "retry" here would
+    // send an accepted message again. Only a crash before the next write could repeat it.
+    await deps.onSettled?.(key.endpointHash, outcome).catch((err: unknown) =>
+      deps.log.error({ err, eventId: job.eventId }, 'could not record a settled push'),
+    );
     return { outcome };
   };
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);

@@ -41,6 +41,11 @@ export interface BrokerConfig {
   cluster?: boolean;
   /** Messages a persistent session gets at most when it comes back (clustered brokers). */
   maxSessionMessages?: number;
+  /**
+   * Page origins allowed to log in over WebSocket with the `access_token` cookie; unset: only
+   * pages served from this machine (localhost, 127.0.0.1, [::1]).
+   */
+  cookieOrigins?: readonly string[];
 }
 export interface BrokerLimits {
   maxConnectionsPerAddress: number;
@@ -133,6 +138,11 @@ const schema = z
   MQTT_MAX_PAYLOAD_BYTES: count(1_024, 268_435_455, 65_536),
   MQTT_MAX_KEEPALIVE_SECONDS: count(10, 65_535, 3_600),
   MQTT_CLUSTER: flag.default(false),
+  MQTT_WS_COOKIE_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be comma-separated origins like https://app.example.com')
+    .optional(),
   MQTT_SESSION_MAX_MESSAGES: count(2, 1_000_000, 1_000),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
@@ -219,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         maxKeepAliveSeconds: e.MQTT_MAX_KEEPALIVE_SECONDS,
       },
       cluster: e.MQTT_CLUSTER,
+      cookieOrigins: e.MQTT_WS_COOKIE_ORIGINS,
       maxSessionMessages: e.MQTT_SESSION_MAX_MESSAGES,
     },
     http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000), metricsPort: e.METRICS_PORT },

@@ -29,6 +29,8 @@ export const pushJobSchema = z.object({
   eventId: z.string().min(1),
   package: nameSchema,
   users: z.array(nameSchema).min(1).max(MAX_USERS_PER_PUSH_JOB),
+  /** The routing chunk the users came from (before presence): what the job id is made of. */
+  chunk: z.array(nameSchema).max(MAX_USERS_PER_PUSH_JOB).optional(),
   /** The Message without its `user`: each user's copy is this plus their name. */
   message: messageSchema.omit({ user: true }),
   ttl: z.number().int().min(0),

@@ -67,7 +67,7 @@ export function createPushQueue(settings: QueueSettings): PushQueue {
           data,
           opts: {
             ...retained,
-            jobId: pushJobId(data.eventId, data.users),
+            jobId: pushJobId(data.eventId, data.chunk ?? data.users),
             attempts,
             // The push-worker computes each delay itself (Retry-After, TTL): see retry-policy.ts.
             backoff: { type: 'push-retry' },

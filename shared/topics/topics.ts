@@ -22,6 +22,8 @@ export interface Topics {
   notifyAll(pkg: string): string;
   /** The subscription the router holds to receive every producer's events. */
   readonly notifyWildcard: string;
+  /** The MQTT client id every router shares (one persistent session, see intake-leadership). */
+  readonly routerClientId: string;
   /** Parses an inbound notify topic; `null` for anything malformed or outside the root. */
   parseNotify(topic: string): ParsedNotifyTopic | null;
   /** Parses a push topic into its package and user; `null` when it is not one. */
@@ -55,6 +57,7 @@ export function createTopics(root = 'axion'): Topics {
       `${root}/${name('package', pkg)}/notify/group/${name('group', group)}`,
     notifyAll: (pkg) => `${root}/${name('package', pkg)}/notify/all`,
     notifyWildcard: `${root}/+/notify/#`,
+    routerClientId: `${root}-notify-router`,
     parseNotify(topic) {
       const levels = topic.split('/');
       if (levels[0] !== root || levels[2] !== 'notify') return null;

@@ -234,12 +234,26 @@ describe('broker authentication and topic ACL', function () {
 
     it("logs a browser in over WebSocket with its access_token cookie, and refuses a bad cookie", async function () {
       const token = await userToken('alice', ['crm']);
-      const viaCookie = await connect({ wsOptions: { headers: { cookie: `theme=dark; access_token=${token}` } } }, 'ws');
+      const page = { origin: 'http://localhost:3000' };
+      const viaCookie = await connect({ wsOptions: { headers: { ...page, cookie: `theme=dark; access_token=${token}` } } }, 'ws');
       expect(await suback(viaCookie, 'axion/crm/push/alice')).to.equal(1);
 
       const forged = await userToken('alice', ['crm'], { secret: 'another-secret-that-is-also-long-enough-000' });
-      const err = await refusal({ wsOptions: { headers: { cookie: `access_token=${forged}` } } }, 'ws');
+      const err = await refusal({ wsOptions: { headers: { ...page, cookie: `access_token=${forged}` } } }, 'ws');
       expect(err?.code).to.equal(4);
+      // Another site's page cannot use the cookie the browser would send along.
+      const foreign = await refusal({ wsOptions: { headers: { origin: 'https://evil.example', cookie: `access_token=${token}` } } }, 'ws');
+      expect(foreign?.code).to.equal(5);
+      // A cookie that is not valid percent-encoding is refused, not a crash.
+      const garbled = await refusal({ wsOptions: { headers: { ...page, cookie: 'access_token=%E0%A4%A' } } }, 'ws');
+      expect(garbled?.code).to.equal(5);
+    });
+
+    it('refuses the routers\' shared client id to anyone without the router role', async function () {
+      const err = await refusal({ clientId: 'axion-notify-router', username: 'alice', password: await userToken('alice', ['crm']) });
+      expect(err?.code).to.equal(4);
+      const router = await connect({ clientId: 'axion-notify-router', username: ROUTER.name, password: ROUTER.key });
+      expect(router.connected).to.equal(true);
     });
   });
 });

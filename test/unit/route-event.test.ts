@@ -10,6 +10,7 @@ import {
 import type { PushQueue } from '../../shared/queue/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
+import { pushJobId } from '../../shared/topics/index.js';
 import { createTargetResolver } from '../../services/notify-router/resolve-target.js';
 import { MIN_DELIVERY_WINDOW_MS, routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
 import { testLogger } from '../support/silent-logger.js';
@@ -265,5 +266,20 @@ describe('routeEvent', () => {
     await routeEvent(deps, routeJob({}, { all: true }));
 
     expect(realtime.published).to.have.length(5);
+  });
+
+  it('keys push jobs by the routing chunk, not by who was online, so a retry after a presence change queues nothing twice', async () => {
+    const first = arrange(['bob']);
+    const second = arrange([]);
+    const job = routeJob({ delivery: 'offline' }, { users: ['alice', 'bob'] });
+
+    await routeEvent(first.deps, job);
+    await routeEvent(second.deps, job);
+
+    const [before] = first.pushQueue.jobs();
+    const [after] = second.pushQueue.jobs();
+    expect(before!.users).to.deep.equal(['alice']);
+    expect(after!.users).to.deep.equal(['alice', 'bob']);
+    expect(pushJobId(before!.eventId, before!.chunk!)).to.equal(pushJobId(after!.eventId, after!.chunk!));
   });
 });
