@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { connect as mqttConnect, type MqttClient } from 'mqtt';
+import { freePort } from '../support/free-port.js';
 import { obliterateQueues } from '../support/queues.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
@@ -12,13 +12,6 @@ const PRODUCER_KEY = 'restart-producer-key-0123456789';
 const ROUTER_KEY = 'restart-router-key-0123456789';
 const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the router across a broker restart', function () {
   this.timeout(90_000);
