@@ -49,6 +49,11 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
 
     let broker: AllInOne['broker'] = null;
     let mqttUrl = config.mqtt.url;
+    if (mqttUrl) {
+      log.warn(
+        'MQTT_URL names an external broker: presence is not tracked, so delivery "offline" sends Web Push as "always" does',
+      );
+    }
     let mqttLogin = { username: config.mqtt.username, password: config.mqtt.password };
     if (!mqttUrl) {
       // The router logs in to the embedded broker with a key made for this process alone.

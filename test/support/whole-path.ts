@@ -37,7 +37,7 @@ async function api(base: string, method: string, path: string, headers: Record<s
  * A user with two browser subscriptions (one that the push service accepts, one that it
  * answers 410) and a dashboard subscribed to their push topic.
  */
-export async function subscribeUser(d: Deployment, pkg = 'e2e'): Promise<Subscriber> {
+export async function subscribeUser(d: Deployment, pkg = 'e2e', topicRoot = 'axion'): Promise<Subscriber> {
   const user = `user-${randomUUID().slice(0, 8)}`;
   const token = await userToken(user, [pkg]);
   const auth = { authorization: `Bearer ${token}` };
@@ -65,7 +65,7 @@ export async function subscribeUser(d: Deployment, pkg = 'e2e'): Promise<Subscri
   });
   const messages: Message[] = [];
   dashboard.on('message', (_topic, payload) => messages.push(JSON.parse(payload.toString()) as Message));
-  await dashboard.subscribeAsync(`axion/${pkg}/push/${user}`, { qos: 1 });
+  await dashboard.subscribeAsync(`${topicRoot}/${pkg}/push/${user}`, { qos: 1 });
   return { user, pkg, token, ok, gone, dashboard, messages, vapidPublicKey: vapid.body.publicKey };
 }
 
