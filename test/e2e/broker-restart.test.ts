@@ -1,34 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { connect as mqttConnect, type MqttClient } from 'mqtt';
+import { connect as mqttConnect } from 'mqtt';
 import { freePort } from '../support/free-port.js';
-import { obliterateQueues } from '../support/queues.js';
-import { ServiceProcess } from '../support/service-process.js';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { Fleet } from '../support/fleet.js';
+import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
 
 const PRODUCER_KEY = 'restart-producer-key-0123456789';
 const ROUTER_KEY = 'restart-router-key-0123456789';
-const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
-
 
 describe('the router across a broker restart', function () {
   this.timeout(90_000);
-  const processes: ServiceProcess[] = [];
-  const clients: MqttClient[] = [];
-  let testDb: TestDatabase;
-  const prefix = `e2e${randomUUID().slice(0, 8)}`;
+  const fleet = new Fleet();
+  const { prefix } = fleet;
 
   after(async function () {
-    await Promise.all(clients.map((c) => c.endAsync(true)));
-    for (const p of processes.reverse()) await p.stop();
-    await testDb?.drop();
-    await obliterateQueues(TEST_REDIS_URL, prefix);
+    await fleet.close();
   });
 
   it('reconnects, subscribes again and goes on routing events from producers', async function () {
-    testDb = await createTestDatabase('mysql');
+    const testDb = (fleet.database = await createTestDatabase('mysql'));
     const mqttPort = await freePort();
     const env = {
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
@@ -41,13 +32,11 @@ describe('the router across a broker restart', function () {
       MQTT_WS_PORT: '0',
     };
     const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
-    let broker = new ServiceProcess(dist('broker'), env);
-    processes.push(broker);
+    let broker = fleet.start('broker', env);
     await broker.waitForLog('mqtt broker listening');
-    const router = new ServiceProcess(dist('notify-router'), {
+    const router = fleet.start('notify-router', {
       ...env, MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY,
     });
-    processes.push(router);
     await router.waitForLog('notify-router started');
 
     // Clients that reconnect by themselves, as dashboards and producers do.
@@ -59,8 +48,7 @@ describe('the router across a broker restart', function () {
     const producer = mqttConnect(mqttUrl, {
       clientId: `producer-${randomUUID()}`, username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 200,
     });
-    clients.push(dashboard, producer);
-    for (const c of clients) c.on('error', () => undefined);
+    for (const c of [fleet.keep(dashboard), fleet.keep(producer)]) c.on('error', () => undefined);
     dashboard.on('message', (_t, payload) => received.add((JSON.parse(payload.toString()) as { title: string }).title));
     dashboard.on('connect', () => void dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 }));
     const waitFor = async (title: string, ms = 20_000) => {
@@ -75,8 +63,7 @@ describe('the router across a broker restart', function () {
 
     await waitFor('before the restart');
     expect(await broker.stop()).to.equal(0);
-    broker = new ServiceProcess(dist('broker'), env);
-    processes.push(broker);
+    broker = fleet.start('broker', env);
     await broker.waitForLog('mqtt broker listening');
     await waitFor('after the restart');
 

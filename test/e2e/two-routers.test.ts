@@ -1,32 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { connectAsync, type MqttClient } from 'mqtt';
-import { obliterateQueues } from '../support/queues.js';
-import { ServiceProcess } from '../support/service-process.js';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { connectAsync } from 'mqtt';
+import { Fleet } from '../support/fleet.js';
+import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
 
 const PRODUCER_KEY = 'two-routers-producer-0123456789';
 const ROUTER_KEY = 'two-routers-router-key-0123456789';
-const dist = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
 
 describe('two notify-routers at once', function () {
   this.timeout(90_000);
-  const processes: ServiceProcess[] = [];
-  const clients: MqttClient[] = [];
-  let testDb: TestDatabase;
-  const prefix = `e2e${randomUUID().slice(0, 8)}`;
+  const fleet = new Fleet();
+  const { prefix } = fleet;
 
   after(async function () {
-    await Promise.all(clients.map((c) => c.endAsync(true)));
-    for (const p of processes.reverse()) await p.stop();
-    await testDb?.drop();
-    await obliterateQueues(TEST_REDIS_URL, prefix);
+    await fleet.close();
   });
 
   it('route every MQTT event without an id exactly once, also when the router holding the intake is killed', async function () {
-    testDb = await createTestDatabase('mysql');
+    const testDb = (fleet.database = await createTestDatabase('mysql'));
     const env = {
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       API_KEYS: `producer:${PRODUCER_KEY}:crm,router:${ROUTER_KEY}:*:router`,
@@ -38,26 +30,24 @@ describe('two notify-routers at once', function () {
       MQTT_WS_PORT: '0',
       MQTT_INTAKE_LEASE_MS: '2000',
     };
-    const broker = new ServiceProcess(dist('broker'), env);
-    processes.push(broker);
+    const broker = fleet.start('broker', env);
     const { tcpPort } = await broker.waitForLog('mqtt broker listening');
     const mqttUrl = `mqtt://127.0.0.1:${tcpPort}`;
     const routerEnv = { ...env, MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY };
-    const routers = [new ServiceProcess(dist('notify-router'), routerEnv), new ServiceProcess(dist('notify-router'), routerEnv)];
-    processes.push(...routers);
+    const routers = [fleet.start('notify-router', routerEnv), fleet.start('notify-router', routerEnv)];
     await Promise.all(routers.map((r) => r.waitForLog('notify-router started')));
 
     const received: string[] = [];
     const dashboard = await connectAsync(mqttUrl, {
       clientId: `dash-${randomUUID()}`, username: 'alice', password: await userToken('alice', ['crm']), reconnectPeriod: 0,
     });
-    clients.push(dashboard);
+    fleet.keep(dashboard);
     dashboard.on('message', (_t, payload) => received.push((JSON.parse(payload.toString()) as { title: string }).title));
     await dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 });
     const producer = await connectAsync(mqttUrl, {
       clientId: `producer-${randomUUID()}`, username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 0,
     });
-    clients.push(producer);
+    fleet.keep(producer);
     const publish = (title: string) =>
       producer.publishAsync('axion/crm/notify/user/alice', JSON.stringify({ title, delivery: 'realtime' }), { qos: 1 });
     const waitForTitles = async (count: number, deadlineMs: number) => {
