@@ -14,7 +14,7 @@ export type {
 } from './subscription-store.js';
 export { createVapidKeyStore } from './vapid-key-store.js';
 export type { VapidKeyStore, VapidKey, VapidKeyPair, VapidKeyStoreOptions } from './vapid-key-store.js';
-export { createNotificationStore } from './notification-store.js';
+export { createNotificationStore, notificationRow } from './notification-store.js';
 export type { NotificationStore } from './notification-store.js';
 export { startDatabase } from './start-database.js';
 export type { Database } from './start-database.js';

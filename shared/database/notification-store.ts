@@ -13,19 +13,24 @@ export interface NotificationStore {
   get(id: string): Promise<NotificationRow | null>;
 }
 
+/** The row an accepted event is kept as: target and event as JSON, compared as text on a repeat. */
+export function notificationRow(job: RouteJob): NotificationRow {
+  return {
+    id: job.id,
+    package: job.package,
+    target: JSON.stringify(job.target),
+    event: JSON.stringify(job.event),
+    source: job.source,
+    createdAt: new Date(job.acceptedAt),
+  };
+}
+
 export function createNotificationStore(dataSource: DataSource): NotificationStore {
   const repo = dataSource.getRepository(NotificationEntity);
   return {
     async record(job) {
       try {
-        await repo.insert({
-          id: job.id,
-          package: job.package,
-          target: JSON.stringify(job.target),
-          event: JSON.stringify(job.event),
-          source: job.source,
-          createdAt: new Date(job.acceptedAt),
-        });
+        await repo.insert(notificationRow(job));
         return { created: true };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import { connect as mqttConnect } from 'mqtt';
 import { freePort } from '../support/free-port.js';
 import { Fleet } from '../support/fleet.js';
-import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
-import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { createTestDatabase } from '../support/test-databases.js';
+import { userToken } from '../support/tokens.js';
 
 const PRODUCER_KEY = 'restart-producer-key-0123456789';
 const ROUTER_KEY = 'restart-router-key-0123456789';
@@ -12,25 +12,15 @@ const ROUTER_KEY = 'restart-router-key-0123456789';
 describe('the router across a broker restart', function () {
   this.timeout(90_000);
   const fleet = new Fleet();
-  const { prefix } = fleet;
 
   after(async function () {
     await fleet.close();
   });
 
   it('reconnects, subscribes again and goes on routing events from producers', async function () {
-    const testDb = (fleet.database = await createTestDatabase('mysql'));
+    fleet.database = await createTestDatabase('mysql');
     const mqttPort = await freePort();
-    const env = {
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      API_KEYS: `producer:${PRODUCER_KEY}:crm,router:${ROUTER_KEY}:*:router`,
-      DATABASE_URL: testDb.config.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      MQTT_WS_PORT: '0',
-    };
+    const env = fleet.env({ producer: PRODUCER_KEY, router: ROUTER_KEY }, { MQTT_PORT: String(mqttPort) });
     const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
     let broker = fleet.start('broker', env);
     await broker.waitForLog('mqtt broker listening');

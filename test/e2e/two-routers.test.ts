@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { connectAsync } from 'mqtt';
 import { Fleet } from '../support/fleet.js';
-import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
-import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { createTestDatabase } from '../support/test-databases.js';
+import { userToken } from '../support/tokens.js';
 
 const PRODUCER_KEY = 'two-routers-producer-0123456789';
 const ROUTER_KEY = 'two-routers-router-key-0123456789';
@@ -11,25 +11,14 @@ const ROUTER_KEY = 'two-routers-router-key-0123456789';
 describe('two notify-routers at once', function () {
   this.timeout(90_000);
   const fleet = new Fleet();
-  const { prefix } = fleet;
 
   after(async function () {
     await fleet.close();
   });
 
   it('route every MQTT event without an id exactly once, also when the router holding the intake is killed', async function () {
-    const testDb = (fleet.database = await createTestDatabase('mysql'));
-    const env = {
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      API_KEYS: `producer:${PRODUCER_KEY}:crm,router:${ROUTER_KEY}:*:router`,
-      DATABASE_URL: testDb.config.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      MQTT_WS_PORT: '0',
-      MQTT_INTAKE_LEASE_MS: '2000',
-    };
+    fleet.database = await createTestDatabase('mysql');
+    const env = fleet.env({ producer: PRODUCER_KEY, router: ROUTER_KEY }, { MQTT_INTAKE_LEASE_MS: '2000' });
     const broker = fleet.start('broker', env);
     const { tcpPort } = await broker.waitForLog('mqtt broker listening');
     const mqttUrl = `mqtt://127.0.0.1:${tcpPort}`;

@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { obliterateQueues } from './queues.js';
 import { ServiceProcess } from './service-process.js';
 import { TEST_REDIS_URL, type TestDatabase } from './test-databases.js';
+import { TEST_JWT_SECRET } from './tokens.js';
 
 /** The entry point a service runs from, as in its container. */
 export const distMain = (service: string) => join(process.cwd(), 'dist', 'services', service, 'main.js');
@@ -27,6 +28,25 @@ export class Fleet {
   keep<T extends MqttClient>(client: T): T {
     this.clients.push(client);
     return client;
+  }
+
+  /**
+   * Settings for services started apart: this fleet's database and queue prefix, a producer key
+   * (`producer`) for package crm and a router key (`router`), listeners on loopback port 0.
+   */
+  env(keys: { producer: string; router: string }, extra: Record<string, string> = {}): Record<string, string> {
+    if (!this.database) throw new Error('create fleet.database first');
+    return {
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      API_KEYS: `producer:${keys.producer}:crm,router:${keys.router}:*:router`,
+      DATABASE_URL: this.database.config.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: this.prefix,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: '0',
+      MQTT_WS_PORT: '0',
+      ...extra,
+    };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -44,7 +44,9 @@ export class ServiceProcess {
         for (const wake of this.listeners.splice(0)) wake();
       });
     }
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      // Only after a kill: a process that exited by itself cleaned up (or the test checks it).
+      if (signal === 'SIGKILL' && env['DATA_DIR']) stopOrphanedRedis(env['DATA_DIR']);
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
       for (const wake of this.listeners.splice(0)) wake();
       resolve(code);
@@ -104,5 +106,19 @@ export class ServiceProcess {
     const code = await this.exited;
     clearTimeout(timer);
     return code;
+  }
+}
+
+/**
+ * An all-in-one that was killed (not stopped) leaves its private redis-server running: it is
+ * detached so that Ctrl-C reaches it last. A test's data directory is never used again, so
+ * nothing else would ever stop it.
+ */
+function stopOrphanedRedis(dataDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server')) process.kill(pid, 'SIGTERM');
+  } catch {
+    // No private Redis, or it has already stopped.
   }
 }

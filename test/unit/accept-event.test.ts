@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { NotificationStore } from '../../shared/database/index.js';
+import { notificationRow, type NotificationStore } from '../../shared/database/index.js';
 import type { NotificationRow } from '../../shared/entities/index.js';
 import { ConflictError, TooLargeError, ValidationError } from '../../shared/errors/index.js';
 import { eventSchema, type EventInput, type RouteJob } from '../../shared/events/index.js';
@@ -16,14 +16,7 @@ class InMemoryNotificationStore implements NotificationStore {
   async record(job: RouteJob): ReturnType<NotificationStore['record']> {
     const existing = this.rows.get(job.id);
     if (existing) return { created: false, existing: { ...existing } };
-    this.rows.set(job.id, {
-      id: job.id,
-      package: job.package,
-      target: JSON.stringify(job.target),
-      event: JSON.stringify(job.event),
-      source: job.source,
-      createdAt: new Date(job.acceptedAt),
-    });
+    this.rows.set(job.id, notificationRow(job));
     return { created: true };
   }
 
