@@ -30,6 +30,9 @@ export async function startPrivateRedis(dataDir: string, log: Logger): Promise<P
       '--bind', '127.0.0.1', '--port', String(port), '--dir', dir,
       '--appendonly', 'yes', '--save', '', '--daemonize', 'no',
       '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes',
+      // Exit on SIGTERM even when the last AOF write fails (a removed data directory): a
+      // redis-server that refuses to stop outlives the process that started it.
+      '--shutdown-on-sigterm', 'force',
     ],
     // Detached: Ctrl-C signals the whole foreground process group, and Redis must outlive the
     // workers until the ordered shutdown stops it last.
