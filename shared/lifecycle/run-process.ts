@@ -30,13 +30,20 @@ export async function runProcess(
   const pretty = config.logFormat === 'pretty' || (config.logFormat === undefined && process.stdout.isTTY);
   const log = createLogger({ level: config.logLevel, name, pretty });
   const started: Service[] = [];
+  const starting = start({ config, log, started });
+  // Listening from the start: a signal during start-up (or just after the last part reported
+  // itself) must still close what was started, or children such as a private redis-server
+  // would outlive the process. Closing waits for the start to finish first.
+  onShutdownSignal(async () => {
+    await starting.catch(() => undefined);
+    await closeAll(started, log);
+  }, log);
   try {
-    await start({ config, log, started });
+    await starting;
   } catch (err) {
     if (err instanceof ConfigError) log.fatal(`${name} cannot start: ${err.message}`);
     else log.fatal({ err }, `${name} failed to start`);
     await closeAll(started, log).catch(() => undefined);
     process.exit(1);
   }
-  onShutdownSignal(() => closeAll(started, log), log);
 }

@@ -63,4 +63,14 @@ describe('npm start on a machine with nothing configured', function () {
     expect(printed).to.not.contain(configuredKey);
     expect(printed).to.not.contain('service key');
   });
+
+  it('closes what it had started when stopped in the middle of starting', async function () {
+    const system = new ServiceProcess(allInOne, { ...ports, DATA_DIR: dataDir, LOG_FORMAT: 'json' });
+    await system.waitForLog('private redis-server started');
+    const redisPid = Number(readFileSync(join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+
+    await system.stop();
+
+    expect(existsSync(`/proc/${redisPid}`)).to.equal(false);
+  });
 });
