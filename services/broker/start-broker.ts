@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import { Redis } from 'ioredis';
@@ -14,6 +15,7 @@ import { createPresenceTracker } from '../../shared/presence/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { installAuthorization } from './authorize.js';
 import { createConnectionLimits } from './connection-limits.js';
+import { limitPacketSize, type PacketSizeLimits } from './packet-size-limit.js';
 import { trackPresence } from './presence.js';
 import { createTopicAcl } from './topic-acl.js';
 
@@ -80,6 +82,11 @@ const DEFAULT_LIMITS: BrokerLimits = {
   maxKeepAliveSeconds: 3_600,
 };
 
+/** Room in a PUBLISH beside its payload: the longest valid topic is ~340 bytes, plus ids. */
+const PUBLISH_OVERHEAD_BYTES = 1_024;
+/** A CONNECT carries a client id, a user name and a JWT or key: a few KB, never more. */
+const DEFAULT_MAX_CONNECT_BYTES = 16_384;
+
 /** A subscriber that stops reading is cut off after this, so it cannot stall the others. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -120,6 +127,15 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     socket.once('close', () => perAddress.release(address));
     return true;
   };
+  const packetLimits: PacketSizeLimits = {
+    maxConnectBytes: limits.maxConnectBytes ?? DEFAULT_MAX_CONNECT_BYTES,
+    maxPacketBytes: limits.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES,
+  };
+  /** The connection as aedes sees it: closed at the header of a packet that is too large. */
+  const sizeLimited = (connection: Duplex, address: string | undefined) =>
+    limitPacketSize(connection, packetLimits, (reason) =>
+      log.info({ address, reason }, 'mqtt connection closed: packet too large'),
+    );
   const redis = connectRedis(deps.redis.url, { log, role: 'broker-presence' });
   const tracker = createPresenceTracker({
     redis,
@@ -138,14 +154,14 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     }
     // Nagle's algorithm was measured adding ~45 ms spikes to small QoS 1 messages here.
     socket.setNoDelay(true);
-    aedes.handle(socket);
+    aedes.handle(sizeLimited(socket, socket.remoteAddress));
   });
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket lives at /mqtt');
   });
   // noServer: the HTTP server's own errors (a taken port) stay with `listen`, not with ws.
-  // A frame may not be much larger than the largest publish we accept.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes + 1_024 });
+  // A frame may not be larger than the largest packet we accept (plus its fixed header).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: packetLimits.maxPacketBytes + 5 });
   http.on('upgrade', (req, socket, head) => {
     // Node takes its own error listener off an upgraded socket: a reset here must not crash us.
     socket.on('error', () => socket.destroy());
@@ -162,7 +178,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   wss.on('connection', (ws, req: IncomingMessage) => {
     const stream = createWebSocketStream(ws);
     stream.on('error', (err) => log.debug({ err: err.message }, 'websocket stream error'));
-    aedes.handle(stream, req);
+    aedes.handle(sizeLimited(stream, req.socket.remoteAddress), req);
   });
   wss.on('error', (err) => log.warn({ err: err.message }, 'websocket server error'));
 

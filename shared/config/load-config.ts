@@ -52,12 +52,19 @@ export interface BrokerLimits {
   connectsPerAddressPerMinute: number;
   maxPayloadBytes: number;
   maxKeepAliveSeconds: number;
+  /** Largest CONNECT packet, read before authentication; unset: 16 KiB. */
+  maxConnectBytes?: number;
 }
 export interface HttpConfig {
   host: string;
   port: PortSetting;
   /** Port of `GET /metrics` for services without an HTTP API (push-worker); unset: none. */
   metricsPort?: number | undefined;
+  /**
+   * `DEMO_PAGE`: serve the demo page and its demo-only routes. Unset: the service's default
+   * (on in the all-in-one, off for a subscription-api started alone).
+   */
+  demoPage?: boolean | undefined;
 }
 export interface AuthConfig {
   jwtSecret: string | undefined;
@@ -137,6 +144,7 @@ const schema = z
   MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE: count(1, 1_000_000, 600),
   MQTT_MAX_PAYLOAD_BYTES: count(1_024, 268_435_455, 65_536),
   MQTT_MAX_KEEPALIVE_SECONDS: count(10, 65_535, 3_600),
+  MQTT_MAX_CONNECT_BYTES: count(1_024, 1_048_576, 16_384),
   MQTT_CLUSTER: flag.default(false),
   MQTT_WS_COOKIE_ORIGINS: z
     .string()
@@ -147,6 +155,7 @@ const schema = z
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
   METRICS_PORT: port.optional(),
+  DEMO_PAGE: flag.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   API_KEYS: z
     .string()
@@ -227,12 +236,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         connectsPerAddressPerMinute: e.MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE,
         maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
         maxKeepAliveSeconds: e.MQTT_MAX_KEEPALIVE_SECONDS,
+        maxConnectBytes: e.MQTT_MAX_CONNECT_BYTES,
       },
       cluster: e.MQTT_CLUSTER,
       cookieOrigins: e.MQTT_WS_COOKIE_ORIGINS,
       maxSessionMessages: e.MQTT_SESSION_MAX_MESSAGES,
     },
-    http: { host: e.HTTP_HOST, port: portSetting(e.HTTP_PORT, 3000), metricsPort: e.METRICS_PORT },
+    http: {
+      host: e.HTTP_HOST,
+      port: portSetting(e.HTTP_PORT, 3000),
+      metricsPort: e.METRICS_PORT,
+      demoPage: e.DEMO_PAGE,
+    },
     auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
     push: {
       vapidSubject: e.VAPID_SUBJECT,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import { expect } from 'chai';
 import { connect as mqttConnect, connectAsync, type MqttClient } from 'mqtt';
+import { WebSocket } from 'ws';
 import { startBroker, type Broker } from '../../services/broker/start-broker.js';
 import { testLogger } from '../support/silent-logger.js';
 import { TEST_REDIS_URL } from '../support/test-databases.js';
@@ -66,6 +68,87 @@ describe('broker limits', function () {
     const gone = closed(client);
     client.publish('axion/crm/push/alice', Buffer.alloc(4_096), { qos: 0 });
     expect(await gone).to.equal(true);
+  });
+
+  /** The fixed header of a packet that says `length` bytes follow (MQTT 3.1.1 §2.2.3). */
+  const header = (type: number, length: number) => {
+    const bytes = [type << 4];
+    do {
+      bytes.push((length % 128) | (length >= 128 ? 0x80 : 0));
+      length = Math.floor(length / 128);
+    } while (length > 0);
+    return Buffer.from(bytes);
+  };
+  const CONNECT = 1;
+  const PUBLISH = 3;
+  const HUGE = 200_000_000;
+
+  /**
+   * Writes `first`, then keeps writing 64 KiB chunks (as a client streaming a huge packet would)
+   * until the broker closes the connection; answers how many bytes it got in, or null when the
+   * broker was still reading after `withinMs`.
+   */
+  function streamUntilClosed(
+    write: (chunk: Buffer) => void,
+    onClose: (fn: () => void) => void,
+    first: Buffer,
+    withinMs = 1_500,
+  ): Promise<number | null> {
+    return new Promise((resolve) => {
+      let sent = 0;
+      const chunk = Buffer.alloc(65_536);
+      const pump = setInterval(() => {
+        write(chunk);
+        sent += chunk.length;
+      }, 5);
+      const give = (result: number | null) => {
+        clearInterval(pump);
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const timer = setTimeout(() => give(null), withinMs);
+      onClose(() => give(sent));
+      write(first);
+    });
+  }
+
+  it('closes a TCP connection whose CONNECT announces more than the CONNECT limit, before reading it', async function () {
+    const socket = tcpConnect(broker.tcpPort, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const sent = await streamUntilClosed(
+      (chunk) => socket.write(chunk),
+      (fn) => socket.once('close', fn),
+      header(CONNECT, HUGE),
+    );
+    socket.destroy();
+    expect(sent, 'closed before the body was sent').to.not.equal(null);
+    expect(sent!).to.be.below(HUGE);
+  });
+
+  it('closes a WebSocket connection whose CONNECT announces more than the limit, across frames', async function () {
+    const ws = new WebSocket(`ws://127.0.0.1:${broker.wsPort}/mqtt`, 'mqtt');
+    ws.on('error', () => {});
+    await new Promise((resolve) => ws.once('open', resolve));
+    // Each frame stays under the WebSocket frame limit: only the MQTT length gives the size away.
+    const sent = await streamUntilClosed(
+      (chunk) => ws.readyState === WebSocket.OPEN && ws.send(chunk.subarray(0, 1_024)),
+      (fn) => ws.once('close', fn),
+      header(CONNECT, HUGE),
+    );
+    ws.terminate();
+    expect(sent, 'closed before the body was sent').to.not.equal(null);
+  });
+
+  it('closes an authenticated session at the header of a publish over the payload limit', async function () {
+    const client = await connect();
+    const stream = client.stream;
+    const sent = await streamUntilClosed(
+      (chunk) => !stream.destroyed && stream.write(chunk),
+      (fn) => client.once('close', fn),
+      header(PUBLISH, HUGE),
+    );
+    expect(sent, 'closed before the body was sent').to.not.equal(null);
   });
 
   it('refuses a session without keep-alive, or with one above the limit', async function () {

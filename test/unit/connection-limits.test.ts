@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createConnectionLimits } from '../../services/broker/connection-limits.js';
+import { createPacketSizeCheck } from '../../services/broker/packet-size-limit.js';
 
 describe('createConnectionLimits', () => {
   it('refuses connections beyond the number open per address, and admits again after one closes', () => {
@@ -23,5 +24,53 @@ describe('createConnectionLimits', () => {
     expect(limits.admit('10.0.0.9')).to.equal(true);
     now = 60_000;
     expect(limits.admit('10.0.0.1')).to.equal(true);
+  });
+});
+
+describe('createPacketSizeCheck', () => {
+  const limits = { maxConnectBytes: 100, maxPacketBytes: 1_000 };
+  /** A fixed header (MQTT 3.1.1 §2.2): type byte and the remaining length as a variable byte integer. */
+  const header = (type: number, length: number) => {
+    const bytes = [type << 4];
+    do {
+      let byte = length % 128;
+      length = Math.floor(length / 128);
+      if (length > 0) byte |= 0x80;
+      bytes.push(byte);
+    } while (length > 0);
+    return Buffer.from(bytes);
+  };
+  const packet = (type: number, length: number) => Buffer.concat([header(type, length), Buffer.alloc(length)]);
+
+  it('passes packets within the limits, however the stream is cut into chunks', () => {
+    const stream = Buffer.concat([packet(1, 100), packet(3, 1_000), packet(12, 0), packet(3, 200)]);
+    for (const size of [1, 2, 7, stream.length]) {
+      const check = createPacketSizeCheck(limits);
+      for (let at = 0; at < stream.length; at += size) {
+        expect(check(stream.subarray(at, at + size)), `chunks of ${size}`).to.equal(undefined);
+      }
+    }
+  });
+
+  it('refuses a CONNECT over its own limit from the header alone, before the body', () => {
+    expect(createPacketSizeCheck(limits)(header(1, 101))).to.equal('CONNECT over 100 bytes');
+  });
+
+  it('refuses a later packet over the packet limit from a header split across chunks', () => {
+    const check = createPacketSizeCheck(limits);
+    expect(check(packet(1, 10))).to.equal(undefined);
+    const big = header(3, 2_000_000);
+    expect(check(big.subarray(0, 2))).to.equal(undefined);
+    expect(check(big.subarray(2))).to.equal('packet over 1000 bytes');
+  });
+
+  it('refuses a first packet that is not CONNECT [MQTT-3.1.0-1]', () => {
+    expect(createPacketSizeCheck(limits)(header(3, 10))).to.equal('the first packet is not CONNECT');
+  });
+
+  it('refuses a remaining length of more than four bytes', () => {
+    const check = createPacketSizeCheck({ maxConnectBytes: 100, maxPacketBytes: Number.MAX_SAFE_INTEGER });
+    check(packet(1, 0));
+    expect(check(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80]))).to.equal('malformed remaining length');
   });
 });

@@ -50,6 +50,12 @@ describe('loadConfig', () => {
     expect(config.database.url).to.equal(`sqlite:${resolve('/srv/axion', 'axion-push.sqlite')}`);
   });
 
+  it('bounds the CONNECT packet at 16 KiB unless MQTT_MAX_CONNECT_BYTES says otherwise', () => {
+    expect(loadConfig({}).broker.limits?.maxConnectBytes).to.equal(16_384);
+    expect(loadConfig({ MQTT_MAX_CONNECT_BYTES: '65536' }).broker.limits?.maxConnectBytes).to.equal(65_536);
+    expect(() => loadConfig({ MQTT_MAX_CONNECT_BYTES: '100' })).to.throw(ConfigError, /MQTT_MAX_CONNECT_BYTES/);
+  });
+
   it('marks ports that are set as explicit, including port 0', () => {
     const config = loadConfig({ HTTP_PORT: '8080', MQTT_PORT: '0', MQTT_WS_PORT: '9001' });
 
