@@ -5,6 +5,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import type { Identity, TopicAcl } from './topic-acl.js';
 
 /** MQTT 3.1.1 §3.2.2.3: CONNACK return codes. */
+const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
@@ -41,20 +42,20 @@ export function installAuthorization(
         ? undefined
         : accessTokenCookie(client.req?.headers.cookie);
     if (!secret && !cookieToken) return done(refusal('username and password required', NOT_AUTHORIZED), false);
-    // All routers share one session: nobody else may take it over by its client id.
-    if (client.id === deps.routerClientId) {
-      const identifyingRouter = identify(auth, username ?? '', secret ?? '').then((i) => {
-        if (i.kind !== 'service' || !i.router) throw new UnauthenticatedError('client id reserved for the router');
-        return i;
-      });
-      return void settleLogin(identifyingRouter);
-    }
-    settleLogin(cookieToken ? identifyByCookie(auth, username, cookieToken) : identify(auth, username ?? '', secret ?? ''));
-
-    function settleLogin(identifying: Promise<Identity>): void {
+    const identifying = cookieToken
+      ? identifyByCookie(auth, username, cookieToken)
+      : identify(auth, username ?? '', secret ?? '');
     identifying.then(
       (identity) => {
+        // All routers share one session: nobody else may take it over by its client id.
+        const routerSession = client.id === deps.routerClientId;
+        if (routerSession && (identity.kind !== 'service' || !identity.router)) {
+          log.info({ clientId: client.id, username }, 'mqtt login refused: client id reserved for the router');
+          return done(refusal('client id reserved for the router', IDENTIFIER_REJECTED), false);
+        }
         identities.set(client, identity);
+        // Set before aedes registers the client or looks up its persistent session.
+        if (!routerSession) (client as { id: string }).id = sessionIdOf(identity, client.id);
         done(null, true);
       },
       (err: unknown) => {
@@ -62,7 +63,6 @@ export function installAuthorization(
         done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
       },
     );
-    }
   };
 
   // [MQTT-3.8.4-5]: a refused topic gets return code 0x80 in SUBACK (aedes does it for null).
@@ -95,6 +95,16 @@ export function installAuthorization(
   };
 
   return { identityOf: (client) => identities.get(client) };
+}
+
+/**
+ * The id aedes keeps a session under: the client's own id inside its identity's namespace. A
+ * client id thus only ever reaches sessions of the same identity: another user who knows it
+ * neither takes the session over nor touches what a persistent session kept, while a user's
+ * reloaded tab still replaces its own earlier connection [MQTT-3.1.4-2].
+ */
+function sessionIdOf(identity: Identity, clientId: string): string {
+  return identity.kind === 'user' ? `user:${identity.user}/${clientId}` : `service:${identity.name}/${clientId}`;
 }
 
 async function identifyByCookie(auth: Authenticator, username: string | undefined, token: string): Promise<Identity> {

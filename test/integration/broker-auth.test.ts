@@ -248,12 +248,5 @@ describe('broker authentication and topic ACL', function () {
       const garbled = await refusal({ wsOptions: { headers: { ...page, cookie: 'access_token=%E0%A4%A' } } }, 'ws');
       expect(garbled?.code).to.equal(5);
     });
-
-    it('refuses the routers\' shared client id to anyone without the router role', async function () {
-      const err = await refusal({ clientId: 'axion-notify-router', username: 'alice', password: await userToken('alice', ['crm']) });
-      expect(err?.code).to.equal(4);
-      const router = await connect({ clientId: 'axion-notify-router', username: ROUTER.name, password: ROUTER.key });
-      expect(router.connected).to.equal(true);
-    });
   });
 });
