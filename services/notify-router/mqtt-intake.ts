@@ -1,26 +1,46 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectAsync, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttClientConfig } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { acceptMqttEvent, type MqttIntakeDeps } from './accept-mqtt-event.js';
+import { takeMqttEvent, type MqttIntakeDeps, type MqttIntakeResult, type Persist } from './accept-mqtt-event.js';
+import { deferAcks } from './deferred-acks.js';
 
 export interface MqttIntake {
   close(): Promise<void>;
 }
 
+export interface MqttIntakeOptions {
+  observe?: (result: string) => void;
+  /** Events taken in and not yet acknowledged before the intake stops reading. */
+  maxInHand?: number;
+}
+
+/**
+ * After a (re)connect the broker first sends again what it had sent without a PUBACK: events
+ * arriving this soon may be redeliveries, and look up the id their first delivery got.
+ */
+const REDELIVERY_GRACE_MS = 5_000;
+const DEFAULT_MAX_IN_HAND = 1_000;
+/** How long a stopping intake waits for the events in hand to be stored and acknowledged. */
+const DRAIN_MS = 5_000;
+
 /**
  * Takes producers' events from `<root>/+/notify/#` on a connection of its own. It holds a
  * persistent session (clean: false), so QoS 1 events published while the router restarts wait
- * in the broker, and acknowledges each event only once it is stored. While the database or
- * Redis is down it keeps retrying the event in hand; the broker holds the rest. The router's
- * realtime publishes use another connection, so this wait never stalls them.
+ * in the broker, and acknowledges each event only once it is stored, in the order they came.
+ * Many events are in hand at once (see deferred-acks.ts), up to `maxInHand`; then the intake
+ * stops reading and the broker holds the rest. While the database or Redis is down each event
+ * in hand keeps retrying its step. Realtime publishes use another connection.
  */
 export async function startMqttIntake(
   config: MqttClientConfig & { url: string },
-  deps: MqttIntakeDeps & { observe?: (result: string) => void },
+  deps: MqttIntakeDeps,
   log: Logger,
+  options: MqttIntakeOptions = {},
 ): Promise<MqttIntake> {
-  const client: MqttClient = await connectAsync(config.url, {
+  const maxInHand = options.maxInHand ?? DEFAULT_MAX_IN_HAND;
+  // Handlers go in before the connection opens: the broker sends what it kept right after CONNACK.
+  const client: MqttClient = connect(config.url, {
     // One session for every router: the one holding the intake lease uses it (see
     // intake-leadership.ts), and takes over what the broker kept while no router was in.
     clientId: deps.topics.routerClientId,
@@ -29,37 +49,98 @@ export async function startMqttIntake(
     password: config.password,
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
+    manualConnect: true,
   });
+  const acks = deferAcks(client);
+  let connectedAt = 0;
+  client.on('connect', () => (connectedAt = Date.now()));
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt intake error'));
   client.on('offline', () => log.warn('mqtt broker unreachable from intake; reconnecting'));
 
   let closing = false;
-  client.handleMessage = (packet: IPublishPacket, done) => {
-    void take(packet).then(() => done(), (err: unknown) => done(err as Error));
-  };
-  async function take(packet: IPublishPacket): Promise<void> {
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+  const inHand = new Set<Promise<void>>();
+  let resumeReading: (() => void) | null = null;
+
+  const persist: Persist = async (step) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await acceptMqttEvent(deps, packet.topic, payload, packet.qos > 0 ? packet.messageId : undefined);
-        deps.observe?.(result.accepted ? 'accepted' : result.code);
-        if (result.accepted) log.debug({ eventId: result.id, topic: packet.topic }, 'mqtt event accepted');
-        else log.warn({ topic: packet.topic, code: result.code, reason: result.reason }, 'mqtt event rejected');
-        return;
+        return await step();
       } catch (err) {
         // Not acknowledged while we cannot store it: the broker keeps it until we can.
         if (closing) throw err;
-        log.warn({ err, topic: packet.topic, attempt }, 'cannot store mqtt event yet; retrying');
+        log.warn({ err, attempt }, 'cannot store mqtt event yet; retrying');
         await sleep(Math.min(200 * attempt, 5_000));
       }
     }
-  }
+  };
+
+  const report = (topic: string, result: MqttIntakeResult) => {
+    options.observe?.(result.accepted ? 'accepted' : result.code);
+    if (result.accepted) log.debug({ eventId: result.id, topic }, 'mqtt event accepted');
+    else log.warn({ topic, code: result.code, reason: result.reason }, 'mqtt event rejected');
+  };
+
+  client.handleMessage = (packet: IPublishPacket, done) => {
+    // A stopping intake reads no further: without a PUBACK, the broker keeps the event.
+    if (closing) return;
+    const ack = acks.hold(packet);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const maybeRedelivered = packet.dup || Date.now() - connectedAt < REDELIVERY_GRACE_MS;
+    const delivery = { topic: packet.topic, payload, messageId: packet.qos > 0 ? packet.messageId : undefined, maybeRedelivered };
+    const taken = takeMqttEvent(deps, delivery, persist);
+    const settled = taken.result.then(
+      (result) => {
+        report(packet.topic, result);
+        ack.settle();
+      },
+      (err: unknown) => {
+        if (closing) return;
+        // A bug, not an outage (those are retried): one event must not stall the intake.
+        options.observe?.('error');
+        log.error({ err, topic: packet.topic }, 'mqtt event dropped after an unexpected error');
+        ack.settle();
+      },
+    );
+    const tracked = settled.finally(() => {
+      inHand.delete(tracked);
+      if (resumeReading && inHand.size < maxInHand) {
+        const resume = resumeReading;
+        resumeReading = null;
+        resume();
+      }
+    });
+    inHand.add(tracked);
+    const readNext = () => {
+      if (inHand.size < maxInHand) done();
+      else resumeReading = () => done();
+    };
+    // Possible redeliveries wait for their id one at a time, so their publishes keep the order.
+    if (maybeRedelivered) void taken.published.then(readNext);
+    else readNext();
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => {
+      client.removeListener('connect', succeed);
+      client.end(true);
+      reject(err);
+    };
+    const succeed = () => {
+      client.removeListener('error', fail);
+      resolve();
+    };
+    client.once('connect', succeed);
+    client.once('error', fail);
+    client.connect();
+  });
   await client.subscribeAsync(deps.topics.notifyWildcard, { qos: 1 });
 
   return {
     async close() {
       // No unsubscribe: the persistent session must keep collecting events while we are down.
       closing = true;
+      const drained = Promise.allSettled([...inHand]);
+      await Promise.race([drained, sleep(DRAIN_MS, undefined, { ref: false })]);
       await client.endAsync();
     },
   };

@@ -53,11 +53,14 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   const outcome = { realtime: 0, pushQueued: 0, pushSkippedOnline: 0 };
 
   await deps.resolveTarget(job.package, job.target, async (users) => {
-    await Promise.all(
-      users.map((user) =>
-        deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
-      ),
-    );
+    // The MQTT intake's fast path has already published to the users of a job it marks.
+    if (!job.realtimePublished) {
+      await Promise.all(
+        users.map((user) =>
+          deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
+        ),
+      );
+    }
     const pushUsers = new Set(await usersForPush(deps, job.package, event.delivery, users));
     const pushJobs: PushJob[] = [];
     // Chunks are cut from the batch before presence is applied and keyed by the whole chunk:

@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createRedeliveryIds } from './accept-mqtt-event.js';
+import { createEventRecorder } from './event-recorder.js';
 import { startLeadership } from './intake-leadership.js';
 import { startMqttIntake, type MqttIntake } from './mqtt-intake.js';
 import { startMqttPublisher } from './realtime-publisher.js';
@@ -45,16 +46,19 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   const pushQueue = createPushQueue({ connection: producer, prefix, log, pushAttempts: deps.pushAttempts });
   const notifications = createNotificationStore(deps.dataSource);
 
+  const status = createDeliveryStatus(producer, prefix);
   const realtime = await startMqttPublisher(deps.mqtt, log);
   const intakeMetrics = deps.metrics && createIntakeMetrics(deps.metrics);
   const intakeDeps = {
     topics,
     notifications,
     routeQueue,
+    realtime,
+    recorder: createEventRecorder({ notifications, routeQueue, status, log }),
     log,
     redeliveries: createRedeliveryIds(producer, prefix),
-    observe: (result: string) => intakeMetrics?.observeEvent('mqtt', result),
   };
+  const observe = (result: string) => intakeMetrics?.observeEvent('mqtt', result);
   let intake: MqttIntake | null = null;
   const leadership = startLeadership({
     redis: producer,
@@ -63,7 +67,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     leaseMs: deps.mqtt.intakeLeaseMs ?? 10_000,
     log,
     onGain: async () => {
-      intake = await startMqttIntake(deps.mqtt, intakeDeps, log);
+      intake = await startMqttIntake(deps.mqtt, intakeDeps, log, { observe });
     },
     onLose: async () => {
       await intake?.close();
@@ -78,7 +82,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     presence: createPresenceReader(producer, prefix),
     resolveTarget: createTargetResolver(createGroupStore(deps.dataSource)),
     pushQueue,
-    status: createDeliveryStatus(producer, prefix),
+    status,
     topics,
     log,
   };

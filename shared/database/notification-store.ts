@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { In, type DataSource } from 'typeorm';
 import { NotificationEntity, type NotificationRow } from '../entities/index.js';
 import type { RouteJob } from '../events/index.js';
 import { isDuplicateKey } from './subscription-store.js';
@@ -10,6 +10,11 @@ export interface NotificationStore {
    * (a producer retrying), so the caller can tell a retry from a clash.
    */
   record(job: RouteJob): Promise<{ created: true } | { created: false; existing: NotificationRow }>;
+  /**
+   * Records many accepted events with one insert (rows whose id is taken are left alone) and
+   * answers the row stored under each id, new or earlier, for the caller to compare.
+   */
+  recordMany(jobs: readonly RouteJob[]): Promise<Map<string, NotificationRow>>;
   get(id: string): Promise<NotificationRow | null>;
 }
 
@@ -38,6 +43,13 @@ export function createNotificationStore(dataSource: DataSource): NotificationSto
         if (!existing) throw err;
         return { created: false, existing };
       }
+    },
+    async recordMany(jobs) {
+      if (jobs.length === 0) return new Map();
+      await repo.createQueryBuilder().insert().values(jobs.map(notificationRow)).orIgnore().execute();
+      const ids = [...new Set(jobs.map((job) => job.id))];
+      const rows = await repo.findBy({ id: In(ids) });
+      return new Map(rows.map((row) => [row.id, row]));
     },
     get: (id) => repo.findOneBy({ id }),
   };

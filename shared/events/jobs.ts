@@ -15,6 +15,11 @@ export const routeJobSchema = z.object({
   acceptedAt: z.string(),
   source: z.enum(['http', 'mqtt']),
   requestId: z.string().optional(),
+  /**
+   * The MQTT intake already published the Message to the target user's push topic before the
+   * event was stored (the realtime fast path): routing only decides and queues Web Push.
+   */
+  realtimePublished: z.boolean().optional(),
 });
 export type RouteJob = z.infer<typeof routeJobSchema>;
 

@@ -44,10 +44,38 @@ export async function acceptEvent(
   input: AcceptEventInput,
 ): Promise<{ id: string; repeated: boolean }> {
   const now = deps.now?.() ?? new Date();
+  const job = routeJobFor(input, now);
+  let delayMs: number;
+  try {
+    delayMs = sendDelay(job.event.sendAt, now);
+  } catch (err) {
+    // A producer retrying after the sendAt it first gave has passed is still a repeat.
+    const existing = input.event.id === undefined ? null : await deps.notifications.get(job.id);
+    if (!existing || !isSameEvent(existing, job)) throw err;
+    delayMs = 0;
+  }
+
+  const recorded = await deps.notifications.record(job);
+  if (!recorded.created) {
+    if (!isSameEvent(recorded.existing, job)) throw conflictFor(job.id);
+    job.acceptedAt = recorded.existing.createdAt.toISOString();
+  }
+  // Also on a repeat: the first attempt may have failed between recording and queueing. The
+  // deterministic job id makes this a no-op when the job is already there.
+  await deps.routeQueue.add(job, delayMs);
+  deps.log.debug({ eventId: job.id, package: job.package, repeated: !recorded.created }, 'event accepted');
+  return { id: job.id, repeated: !recorded.created };
+}
+
+/**
+ * The route job for an event taken in: its id (given, or a new one) and the checks every
+ * intake makes before anything is stored. Throws a TooLargeError when the Message cannot fit
+ * one Web Push record.
+ */
+export function routeJobFor(input: AcceptEventInput, now: Date): RouteJob {
   const { id: givenId, ...event } = input.event;
-  const id = givenId ?? randomUUID();
   const job: RouteJob = {
-    id,
+    id: givenId ?? randomUUID(),
     package: input.package,
     target: input.target,
     event,
@@ -56,31 +84,15 @@ export async function acceptEvent(
     requestId: input.requestId,
   };
   assertFitsOneRecord(job);
-  let delayMs: number;
-  try {
-    delayMs = sendDelay(event.sendAt, now);
-  } catch (err) {
-    // A producer retrying after the sendAt it first gave has passed is still a repeat.
-    const existing = givenId === undefined ? null : await deps.notifications.get(id);
-    if (!existing || !sameEvent(existing, job)) throw err;
-    delayMs = 0;
-  }
-
-  const recorded = await deps.notifications.record(job);
-  if (!recorded.created) {
-    if (!sameEvent(recorded.existing, job)) {
-      throw new ConflictError(`event id ${id} was already used for another event`);
-    }
-    job.acceptedAt = recorded.existing.createdAt.toISOString();
-  }
-  // Also on a repeat: the first attempt may have failed between recording and queueing. The
-  // deterministic job id makes this a no-op when the job is already there.
-  await deps.routeQueue.add(job, delayMs);
-  deps.log.debug({ eventId: id, package: job.package, repeated: !recorded.created }, 'event accepted');
-  return { id, repeated: !recorded.created };
+  return job;
 }
 
-function sameEvent(existing: NotificationRow, job: RouteJob): boolean {
+export function conflictFor(id: string): ConflictError {
+  return new ConflictError(`event id ${id} was already used for another event`);
+}
+
+/** Whether a stored event is the one in `job` (a producer retrying), not another one under its id. */
+export function isSameEvent(existing: NotificationRow, job: RouteJob): boolean {
   return (
     existing.package === job.package &&
     existing.target === JSON.stringify(job.target) &&
@@ -108,7 +120,8 @@ function assertFitsOneRecord(job: RouteJob): void {
   }
 }
 
-function sendDelay(sendAt: string | undefined, now: Date): number {
+/** Milliseconds until a `sendAt` event fires; throws a ValidationError for a time out of range. */
+export function sendDelay(sendAt: string | undefined, now: Date): number {
   if (sendAt === undefined) return 0;
   const delay = Date.parse(sendAt) - now.getTime();
   if (delay < -SEND_AT_SKEW_MS) throw new ValidationError('invalid event: sendAt: must be in the future');

@@ -1,2 +1,2 @@
-export { acceptEvent } from './accept-event.js';
+export { acceptEvent, conflictFor, isSameEvent, routeJobFor, sendDelay } from './accept-event.js';
 export type { AcceptEventDeps, AcceptEventInput } from './accept-event.js';

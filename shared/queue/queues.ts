@@ -11,6 +11,8 @@ export const DEDUPLICATION_WINDOW_SECONDS = 24 * 3600;
 export interface RouteQueue {
   /** Adds the event once; adding the same id again while it is retained does nothing. */
   add(job: RouteJob, delayMs: number): Promise<void>;
+  /** Adds events to route now, in one round trip; each once, as `add` does. */
+  addBulk(jobs: readonly RouteJob[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,15 +43,20 @@ function openQueue(name: string, settings: QueueSettings): Queue {
 
 export function createRouteQueue(settings: QueueSettings): RouteQueue {
   const queue = openQueue(QUEUE_NAMES.route, settings);
+  const options = (job: RouteJob, delayMs: number): JobsOptions => ({
+    ...retained,
+    jobId: routeJobId(job.id),
+    delay: Math.max(0, delayMs),
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
+  });
   return {
     async add(job, delayMs) {
-      await queue.add('route', job, {
-        ...retained,
-        jobId: routeJobId(job.id),
-        delay: Math.max(0, delayMs),
-        attempts: 20,
-        backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
-      });
+      await queue.add('route', job, options(job, delayMs));
+    },
+    async addBulk(jobs) {
+      if (jobs.length === 0) return;
+      await queue.addBulk(jobs.map((data) => ({ name: 'route', data, opts: options(data, 0) })));
     },
     close: () => queue.close(),
   };

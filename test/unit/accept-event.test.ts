@@ -1,42 +1,11 @@
 import { expect } from 'chai';
-import { notificationRow, type NotificationStore } from '../../shared/database/index.js';
-import type { NotificationRow } from '../../shared/entities/index.js';
 import { ConflictError, TooLargeError, ValidationError } from '../../shared/errors/index.js';
 import { eventSchema, type EventInput, type RouteJob } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
-import type { RouteQueue } from '../../shared/queue/index.js';
+import { InMemoryNotificationStore, RecordingRouteQueue } from '../support/fake-intake-stores.js';
 import { testLogger } from '../support/silent-logger.js';
 
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
-
-/** Accepted events by id, as the real store keeps them: the first row under an id wins. */
-class InMemoryNotificationStore implements NotificationStore {
-  readonly rows = new Map<string, NotificationRow>();
-
-  async record(job: RouteJob): ReturnType<NotificationStore['record']> {
-    const existing = this.rows.get(job.id);
-    if (existing) return { created: false, existing: { ...existing } };
-    this.rows.set(job.id, notificationRow(job));
-    return { created: true };
-  }
-
-  async get(id: string): Promise<NotificationRow | null> {
-    const row = this.rows.get(id);
-    return row ? { ...row } : null;
-  }
-}
-
-class RecordingRouteQueue implements RouteQueue {
-  readonly added: { job: RouteJob; delayMs: number }[] = [];
-
-  async add(job: RouteJob, delayMs: number): Promise<void> {
-    this.added.push({ job: structuredClone(job), delayMs });
-  }
-
-  close(): Promise<void> {
-    throw new Error('RouteQueue.close was not expected');
-  }
-}
 
 function arrange() {
   let nowMs = T0;

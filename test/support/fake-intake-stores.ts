@@ -1,0 +1,56 @@
+import { notificationRow, type NotificationStore } from '../../shared/database/index.js';
+import type { NotificationRow } from '../../shared/entities/index.js';
+import type { RouteJob } from '../../shared/events/index.js';
+import type { RouteQueue } from '../../shared/queue/index.js';
+
+/** Accepted events by id, as the real store keeps them: the first row under an id wins. */
+export class InMemoryNotificationStore implements NotificationStore {
+  readonly rows = new Map<string, NotificationRow>();
+  /** Set to make the next calls fail, as a database that is down does. */
+  failWith: Error | null = null;
+
+  async record(job: RouteJob): ReturnType<NotificationStore['record']> {
+    this.failIfAsked();
+    const existing = this.rows.get(job.id);
+    if (existing) return { created: false, existing: { ...existing } };
+    this.rows.set(job.id, notificationRow(job));
+    return { created: true };
+  }
+
+  async recordMany(jobs: readonly RouteJob[]): Promise<Map<string, NotificationRow>> {
+    this.failIfAsked();
+    const answer = new Map<string, NotificationRow>();
+    for (const job of jobs) {
+      if (!this.rows.has(job.id)) this.rows.set(job.id, notificationRow(job));
+      answer.set(job.id, { ...this.rows.get(job.id)! });
+    }
+    return answer;
+  }
+
+  async get(id: string): Promise<NotificationRow | null> {
+    this.failIfAsked();
+    const row = this.rows.get(id);
+    return row ? { ...row } : null;
+  }
+
+  private failIfAsked(): void {
+    if (this.failWith) throw this.failWith;
+  }
+}
+
+/** Keeps what was added, in order. */
+export class RecordingRouteQueue implements RouteQueue {
+  readonly added: { job: RouteJob; delayMs: number }[] = [];
+
+  async add(job: RouteJob, delayMs: number): Promise<void> {
+    this.added.push({ job: structuredClone(job), delayMs });
+  }
+
+  async addBulk(jobs: readonly RouteJob[]): Promise<void> {
+    for (const job of jobs) this.added.push({ job: structuredClone(job), delayMs: 0 });
+  }
+
+  close(): Promise<void> {
+    throw new Error('RouteQueue.close was not expected');
+  }
+}

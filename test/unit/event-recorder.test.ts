@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { createEventRecorder } from '../../services/notify-router/event-recorder.js';
+import type { DeliveryCounts, DeliveryStatus } from '../../shared/delivery-status/index.js';
+import { eventSchema, type EventInput, type RouteJob } from '../../shared/events/index.js';
+import { InMemoryNotificationStore, RecordingRouteQueue } from '../support/fake-intake-stores.js';
+import { testLogger } from '../support/silent-logger.js';
+
+class RecordingStatus implements Pick<DeliveryStatus, 'set'> {
+  readonly set_: [string, Partial<DeliveryCounts>][] = [];
+  async set(eventId: string, counts: Partial<DeliveryCounts>): Promise<void> {
+    this.set_.push([eventId, counts]);
+  }
+}
+
+function job(id: string, event: Partial<EventInput> = {}, realtimePublished = true): RouteJob {
+  const { id: _none, ...parsed } = eventSchema.parse({ title: `title of ${id}`, ...event });
+  return {
+    id,
+    package: 'crm',
+    target: { user: 'alice' },
+    event: parsed,
+    acceptedAt: '2026-11-23T10:00:00.000Z',
+    source: 'mqtt',
+    realtimePublished,
+  };
+}
+
+function arrange(maxBatch?: number) {
+  const notifications = new InMemoryNotificationStore();
+  const routeQueue = new RecordingRouteQueue();
+  const status = new RecordingStatus();
+  const calls: number[] = [];
+  const counting = {
+    recordMany: (jobs: readonly RouteJob[]) => (calls.push(jobs.length), notifications.recordMany(jobs)),
+  };
+  const recorder = createEventRecorder({ notifications: counting, routeQueue, status, log: testLogger() }, maxBatch);
+  return { recorder, notifications, routeQueue, status, calls };
+}
+
+describe('createEventRecorder', () => {
+  it('stores events that arrive together with one insert', async () => {
+    const { recorder, notifications, calls } = arrange();
+
+    const outcomes = await Promise.all(['a', 'b', 'c'].map((id) => recorder.record(job(id, { delivery: 'realtime' }))));
+
+    expect(outcomes).to.deep.equal(['recorded', 'recorded', 'recorded']);
+    expect(calls).to.deep.equal([3]);
+    expect([...notifications.rows.keys()]).to.deep.equal(['a', 'b', 'c']);
+  });
+
+  it('commits at most maxBatch events at once and the rest with the next commit', async () => {
+    const { recorder, calls } = arrange(2);
+
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => recorder.record(job(id, { delivery: 'realtime' }))));
+
+    expect(calls).to.deep.equal([2, 2, 1]);
+  });
+
+  it('sets the status of a published realtime-only event and routes the others', async () => {
+    const { recorder, routeQueue, status } = arrange();
+
+    await Promise.all([
+      recorder.record(job('rt', { delivery: 'realtime' })),
+      recorder.record(job('offline', { delivery: 'offline' })),
+      recorder.record(job('unpublished', { delivery: 'realtime' }, false)),
+    ]);
+
+    expect(status.set_).to.deep.equal([['rt', { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 }]]);
+    expect(routeQueue.added.map((a) => a.job.id)).to.deep.equal(['offline', 'unpublished']);
+  });
+
+  it('answers conflict for an id already used by another event, and recorded for a repeat', async () => {
+    const { recorder, notifications, routeQueue } = arrange();
+    await recorder.record(job('x', { title: 'first' }));
+
+    const repeat = await recorder.record(job('x', { title: 'first' }));
+    const clash = await recorder.record(job('x', { title: 'second' }));
+
+    expect([repeat, clash]).to.deep.equal(['recorded', 'conflict']);
+    expect(JSON.parse(notifications.rows.get('x')!.event)).to.include({ title: 'first' });
+    expect(routeQueue.added.map((a) => a.job.event.title)).to.deep.equal(['first', 'first']);
+  });
+
+  it('rejects every event of a commit that failed, and stores the next ones', async () => {
+    const { recorder, notifications } = arrange();
+    notifications.failWith = new Error('database is down');
+
+    const failed = await Promise.allSettled([recorder.record(job('a')), recorder.record(job('b'))]);
+    notifications.failWith = null;
+    const later = await recorder.record(job('a'));
+
+    expect(failed.map((f) => f.status)).to.deep.equal(['rejected', 'rejected']);
+    expect(later).to.equal('recorded');
+  });
+});
