@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../shared/errors/index.js';
-import { buildMessage, eventSchema, parseOrThrow, type Event, type RouteJob, type Target } from '../../shared/events/index.js';
-import { acceptEvent, routeJobFor, type AcceptEventDeps } from '../../shared/intake/index.js';
+import { eventSchema, parseOrThrow, type Event, type RouteJob, type Target } from '../../shared/events/index.js';
+import { acceptEvent, messageJson, newRouteJob, type AcceptEventDeps } from '../../shared/intake/index.js';
 import type { NotifyTarget, Topics } from '../../shared/topics/index.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
@@ -69,10 +69,10 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
 
   const published = earlier.then((first) => {
     event.id ??= first?.id ?? randomUUID();
-    const job = routeJobFor({ package: pkg, target, event, source: 'mqtt' }, new Date());
+    const job = newRouteJob({ package: pkg, target, event, source: 'mqtt' }, new Date());
+    const message = messageJson(job, target.user);
     if (first?.published) return { job, sent: Promise.resolve() };
-    const message = buildMessage(event, { id: job.id, package: pkg, user: target.user, createdAt: job.acceptedAt });
-    return { job, sent: deps.realtime.publish(deps.topics.push(pkg, target.user), JSON.stringify(message)) };
+    return { job, sent: deps.realtime.publish(deps.topics.push(pkg, target.user), message) };
   });
   const result = refusalOrThrow(async () => {
     const { job, sent } = await published;

@@ -21,7 +21,7 @@ export interface EventRecorder {
 export interface EventRecorderDeps {
   notifications: Pick<NotificationStore, 'recordMany'>;
   routeQueue: Pick<RouteQueue, 'addBulk'>;
-  status: Pick<DeliveryStatus, 'set'>;
+  status: Pick<DeliveryStatus, 'setMany'>;
   log: Logger;
 }
 
@@ -85,9 +85,9 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
   const done = (job: RouteJob) => job.realtimePublished === true && job.event.delivery === 'realtime';
   await Promise.all([
     deps.routeQueue.addBulk(recorded.filter((job) => !done(job))),
-    ...recorded
-      .filter(done)
-      .map((job) => deps.status.set(job.id, { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 })),
+    deps.status.setMany(
+      recorded.filter(done).map((job) => [job.id, { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 }] as const),
+    ),
   ]);
   const conflicts = jobs.length - recorded.length;
   if (conflicts > 0) deps.log.debug({ events: jobs.length, conflicts }, 'intake commit');

@@ -4,6 +4,7 @@ import type { MqttClientConfig } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { takeMqttEvent, type MqttIntakeDeps, type MqttIntakeResult, type Persist } from './accept-mqtt-event.js';
 import { deferAcks } from './deferred-acks.js';
+import { sendWithoutDelay } from './no-delay.js';
 
 export interface MqttIntake {
   close(): Promise<void>;
@@ -52,6 +53,7 @@ export async function startMqttIntake(
     manualConnect: true,
   });
   const acks = deferAcks(client);
+  sendWithoutDelay(client);
   let connectedAt = 0;
   client.on('connect', () => (connectedAt = Date.now()));
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt intake error'));

@@ -1,6 +1,8 @@
+import type { Socket } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
 import type { MqttClientConfig } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { sendWithoutDelay } from './no-delay.js';
 
 /** Publishes Messages to dashboards. */
 export interface RealtimePublisher {
@@ -24,15 +26,19 @@ export async function startMqttPublisher(
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
   });
+  (client.stream as Partial<Socket>).setNoDelay?.(true);
+  sendWithoutDelay(client);
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt publisher error'));
   return {
-    async publish(topic, payload) {
-      await Promise.race([
-        client.publishAsync(topic, payload, { qos: 1 }),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('broker did not acknowledge in time')), PUBLISH_TIMEOUT_MS).unref(),
-        ),
-      ]);
+    publish(topic, payload) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('broker did not acknowledge in time')), PUBLISH_TIMEOUT_MS);
+        client.publish(topic, payload, { qos: 1 }, (err) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        });
+      });
     },
     close: () => client.endAsync(),
   };

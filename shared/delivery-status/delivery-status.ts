@@ -30,6 +30,8 @@ export interface DeliveryStatus {
   add(eventId: string, counts: Partial<DeliveryCounts>): Promise<void>;
   /** Sets counters (routing totals: a retried route sets the same values again). */
   set(eventId: string, counts: Partial<DeliveryCounts>): Promise<void>;
+  /** `set` for many events in one round trip. */
+  setMany(entries: readonly (readonly [eventId: string, counts: Partial<DeliveryCounts>])[]): Promise<void>;
   get(eventId: string): Promise<DeliveryCounts>;
 }
 
@@ -55,6 +57,14 @@ export function createDeliveryStatus(redis: Redis, prefix: string): DeliveryStat
         .hset(key(eventId), Object.fromEntries(entries))
         .expire(key(eventId), RETENTION_SECONDS)
         .exec();
+    },
+    async setMany(entries) {
+      if (entries.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [eventId, counts] of entries) pipeline.hset(key(eventId), counts).expire(key(eventId), RETENTION_SECONDS);
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
     },
     async get(eventId) {
       const raw = await redis.hgetall(key(eventId));

@@ -4,7 +4,6 @@ import type { NotificationRow } from '../entities/index.js';
 import { ConflictError, TooLargeError, ValidationError } from '../errors/index.js';
 import {
   buildMessage,
-  messageBytes,
   usersOf,
   MAX_MESSAGE_BYTES,
   type Event,
@@ -73,8 +72,17 @@ export async function acceptEvent(
  * one Web Push record.
  */
 export function routeJobFor(input: AcceptEventInput, now: Date): RouteJob {
+  const job = newRouteJob(input, now);
+  // A group's members are not known yet: measure with the longest name a user can have.
+  const users = usersOf(job.target) ?? ['x'.repeat(128)];
+  messageJson(job, users.reduce((a, b) => (b.length > a.length ? b : a), ''));
+  return job;
+}
+
+/** The route job for an event, not yet checked (see `routeJobFor` and `messageJson`). */
+export function newRouteJob(input: AcceptEventInput, now: Date): RouteJob {
   const { id: givenId, ...event } = input.event;
-  const job: RouteJob = {
+  return {
     id: givenId ?? randomUUID(),
     package: input.package,
     target: input.target,
@@ -83,8 +91,19 @@ export function routeJobFor(input: AcceptEventInput, now: Date): RouteJob {
     source: input.source,
     requestId: input.requestId,
   };
-  assertFitsOneRecord(job);
-  return job;
+}
+
+/**
+ * A user's Message for the job, as JSON. RFC 8291 §4 / RFC 8188: it must fit one record, so
+ * this refuses it (TooLargeError) at intake, and an event never fails at delivery time.
+ */
+export function messageJson(job: RouteJob, user: string): string {
+  const json = JSON.stringify(buildMessage(job.event, { id: job.id, package: job.package, user, createdAt: job.acceptedAt }));
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new TooLargeError(`the notification is ${bytes} bytes as JSON; Web Push carries at most ${MAX_MESSAGE_BYTES}`);
+  }
+  return json;
 }
 
 export function conflictFor(id: string): ConflictError {
@@ -98,26 +117,6 @@ export function isSameEvent(existing: NotificationRow, job: RouteJob): boolean {
     existing.target === JSON.stringify(job.target) &&
     existing.event === JSON.stringify(job.event)
   );
-}
-
-// RFC 8291 §4 / RFC 8188: the Message must fit one record; checked here so that an event
-// never fails at delivery time. Group and "all" targets are checked with the longest name.
-function assertFitsOneRecord(job: RouteJob): void {
-  // A group's members are not known yet: measure with the longest name a user can have.
-  const users = usersOf(job.target) ?? ['x'.repeat(128)];
-  const longest = users.reduce((a, b) => (b.length > a.length ? b : a), '');
-  const message = buildMessage({ ...job.event, id: job.id }, {
-    id: job.id,
-    package: job.package,
-    user: longest,
-    createdAt: job.acceptedAt,
-  });
-  const bytes = messageBytes(message);
-  if (bytes > MAX_MESSAGE_BYTES) {
-    throw new TooLargeError(
-      `the notification is ${bytes} bytes as JSON; Web Push carries at most ${MAX_MESSAGE_BYTES}`,
-    );
-  }
 }
 
 /** Milliseconds until a `sendAt` event fires; throws a ValidationError for a time out of range. */

@@ -5,10 +5,10 @@ import { eventSchema, type EventInput, type RouteJob } from '../../shared/events
 import { InMemoryNotificationStore, RecordingRouteQueue } from '../support/fake-intake-stores.js';
 import { testLogger } from '../support/silent-logger.js';
 
-class RecordingStatus implements Pick<DeliveryStatus, 'set'> {
-  readonly set_: [string, Partial<DeliveryCounts>][] = [];
-  async set(eventId: string, counts: Partial<DeliveryCounts>): Promise<void> {
-    this.set_.push([eventId, counts]);
+class RecordingStatus implements Pick<DeliveryStatus, 'setMany'> {
+  readonly set_: (readonly [string, Partial<DeliveryCounts>])[] = [];
+  async setMany(entries: readonly (readonly [string, Partial<DeliveryCounts>])[]): Promise<void> {
+    this.set_.push(...entries);
   }
 }
 

@@ -1,0 +1,387 @@
+/**
+ * `npm run bench:realtime`: events through intake → router → dashboards, beside the raw broker
+ * paths (Mosquitto, bare aedes) measured in the same run, and a 100,000-member group send.
+ * Prints a Markdown block and writes it into docs/performance.md (see `--no-write`).
+ */
+import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Queue } from 'bullmq';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { createConnection } from 'mysql2/promise';
+import { Fleet } from '../test/support/fleet.js';
+import type { ServiceProcess } from '../test/support/service-process.js';
+import { createTestDatabase } from '../test/support/test-databases.js';
+import { userToken } from '../test/support/tokens.js';
+import { QUEUE_NAMES } from '../shared/topics/index.js';
+import { TEST_REDIS_URL } from '../test/support/test-databases.js';
+
+const arg = (name: string, fallback: number) => {
+  const given = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return given ? Number(given.split('=')[1]) : fallback;
+};
+const USERS = arg('users', 1_000);
+const RATE = arg('rate', 2_000);
+const SECONDS = arg('seconds', 10);
+const WARMUP_SECONDS = 2;
+const SATURATION_EVENTS = arg('events', 50_000);
+const WINDOW = arg('window', 1_000);
+const GROUP_MEMBERS = arg('members', 100_000);
+const WRITE = !process.argv.includes('--no-write');
+const MOSQUITTO_URL = process.env['BENCH_MOSQUITTO_URL'] ?? 'mqtt://127.0.0.1:1883';
+const PRODUCER_KEY = 'bench-producer-key-0123456789abcdef';
+const ROUTER_KEY = 'bench-router-key-0123456789abcdef';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One way from a producer to 1,000 dashboards. */
+interface Path {
+  name: string;
+  url: string;
+  /** Broker-side processes whose CPU is counted. */
+  pids: () => number[];
+  subscriber(i: number): Promise<{ options: IClientOptions; topic: string }>;
+  producer: IClientOptions;
+  publishTopic(i: number): string;
+  payload(seq: number, sentAt: number): string;
+  /** The `data` the producer put in, from what a dashboard received. */
+  read(payload: Buffer): { seq: number; t: number };
+}
+
+interface Run {
+  p50: number;
+  p99: number;
+  max: number;
+  fixedCount: number;
+  duplicates: number;
+  saturationRate: number;
+  saturationSeconds: number;
+  cpu: Record<string, number>;
+}
+
+class Receipts {
+  private latencies = new Float64Array(0);
+  private seen = new Uint8Array(0);
+  received = 0;
+  duplicates = 0;
+  lastAt = 0;
+
+  reset(size: number): void {
+    this.latencies = new Float64Array(size).fill(Number.NaN);
+    this.seen = new Uint8Array(size);
+    this.received = 0;
+    this.duplicates = 0;
+  }
+
+  note(seq: number, sentAt: number): void {
+    const now = performance.now();
+    if (this.seen[seq]) {
+      this.duplicates += 1;
+      return;
+    }
+    this.seen[seq] = 1;
+    this.latencies[seq] = now - sentAt;
+    this.received += 1;
+    this.lastAt = now;
+  }
+
+  latencySample(from: number, to: number): number[] {
+    return Array.from(this.latencies.subarray(from, to)).filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  }
+
+  async waitFor(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received < count) {
+      if (Date.now() > deadline) throw new Error(`received ${this.received} of ${count} within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function pidsOf(name: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function connectAll(path: Path, receipts: Receipts): Promise<MqttClient[]> {
+  const clients: MqttClient[] = [];
+  for (let start = 0; start < USERS; start += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, USERS - start) }, async (_, k) => {
+        const { options, topic } = await path.subscriber(start + k);
+        const client = await connectAsync(path.url, { reconnectPeriod: 0, keepalive: 120, ...options });
+        client.on('message', (_t, payload) => {
+          const { seq, t } = path.read(payload);
+          receipts.note(seq, t);
+        });
+        await client.subscribeAsync(topic, { qos: 1 });
+        return client;
+      }),
+    );
+    clients.push(...batch);
+  }
+  return clients;
+}
+
+/** Publishes `count` events at `rate` per second, paced by the clock. */
+async function publishAtRate(producer: MqttClient, path: Path, first: number, count: number, rate: number): Promise<void> {
+  const start = performance.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - start) * rate) / 1000));
+    for (; sent < due; sent++) {
+      const seq = first + sent;
+      producer.publish(path.publishTopic(seq % USERS), path.payload(seq, performance.now()), { qos: 1 });
+    }
+    await sleep(1);
+  }
+}
+
+/** Publishes `count` events as fast as the broker acknowledges them, `WINDOW` in flight. */
+function publishFlat(producer: MqttClient, path: Path, first: number, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let inFlight = 0;
+    const pump = () => {
+      while (inFlight < WINDOW && sent < count) {
+        const seq = first + sent++;
+        inFlight += 1;
+        producer.publish(path.publishTopic(seq % USERS), path.payload(seq, performance.now()), { qos: 1 }, () => {
+          inFlight -= 1;
+          if (sent < count) pump();
+          else if (inFlight === 0) resolve();
+        });
+      }
+    };
+    pump();
+  });
+}
+
+async function measure(path: Path, extraPids: () => Record<string, number[]>): Promise<Run> {
+  const receipts = new Receipts();
+  const fixed = RATE * SECONDS;
+  const total = fixed + SATURATION_EVENTS;
+  receipts.reset(total);
+  const clients = await connectAll(path, receipts);
+  const producer = await connectAsync(path.url, { reconnectPeriod: 0, ...path.producer });
+  for (const c of [producer, ...clients]) (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  try {
+    await publishAtRate(producer, path, 0, fixed, RATE);
+    await receipts.waitFor(fixed, 30_000);
+    const sample = receipts.latencySample(RATE * WARMUP_SECONDS, fixed);
+
+    await sleep(500);
+    const groups = { broker: path.pids(), ...extraPids(), bench: [process.pid] };
+    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const t0 = performance.now();
+    await publishFlat(producer, path, fixed, SATURATION_EVENTS);
+    await receipts.waitFor(total, 120_000);
+    const seconds = (receipts.lastAt - t0) / 1000;
+    const cpu = Object.fromEntries(
+      Object.entries(groups).map(([k, pids]) => [k, (pids.reduce((s, p) => s + cpuSeconds(p), 0) - before[k]!) / seconds]),
+    );
+    return {
+      p50: quantile(sample, 0.5),
+      p99: quantile(sample, 0.99),
+      max: sample[sample.length - 1] ?? Number.NaN,
+      fixedCount: sample.length,
+      duplicates: receipts.duplicates,
+      saturationRate: SATURATION_EVENTS / seconds,
+      saturationSeconds: seconds,
+      cpu,
+    };
+  } finally {
+    await Promise.all([producer, ...clients].map((c) => c.endAsync(true)));
+  }
+}
+
+const rawEvent = (seq: number, t: number) => JSON.stringify({ id: `evt-${seq}`, package: 'crm', title: 'Invoice paid', body: 'INV-1 was paid', data: { seq, t } });
+const readRaw = (payload: Buffer) => (JSON.parse(payload.toString()) as { data: { seq: number; t: number } }).data;
+
+function rawPath(name: string, url: string, pids: () => number[], root: string): Path {
+  return {
+    name,
+    url,
+    pids,
+    subscriber: async (i) => ({ options: { clientId: `${root}-sub-${i}` }, topic: `${root}/u${i}` }),
+    producer: { clientId: `${root}-producer` },
+    publishTopic: (i) => `${root}/u${i}`,
+    payload: rawEvent,
+    read: readRaw,
+  };
+}
+
+function startRawAedes(): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(new URL('./support/raw-aedes.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
+    child.once('exit', (code) => reject(new Error(`raw aedes exited with ${code}`)));
+  });
+}
+
+async function fillGroup(dbUrl: string, group: string, members: number): Promise<void> {
+  const conn = await createConnection(dbUrl);
+  try {
+    for (let start = 0; start < members; start += 5_000) {
+      const rows = Array.from({ length: Math.min(5_000, members - start) }, (_, k) => ['crm', group, `m${start + k}`, new Date()]);
+      await conn.query('INSERT INTO group_member (package, group_name, `user`, created_at) VALUES ?', [rows]);
+    }
+  } finally {
+    await conn.end();
+  }
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+interface GroupRun {
+  members: number;
+  routedSeconds: number;
+  jobs: number;
+  usersQueued: number;
+  rssBefore: number;
+  rssPeak: number;
+}
+
+async function groupSend(fleet: Fleet, router: ServiceProcess, mqttUrl: string): Promise<GroupRun> {
+  await fillGroup(fleet.database!.config.url, 'everyone', GROUP_MEMBERS);
+  const producer = await connectAsync(mqttUrl, { username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 0 });
+  const pid = router.pid!;
+  const rssBefore = rssMiB(pid);
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 10);
+  try {
+    const t0 = performance.now();
+    await producer.publishAsync('axion/crm/notify/group/everyone', JSON.stringify({ id: 'all-hands', title: 'All hands at 3', delivery: 'always' }), { qos: 1 });
+    const routed = await router.waitForLog('event routed', 300_000, (l) => l['eventId'] === 'all-hands');
+    const routedSeconds = (performance.now() - t0) / 1000;
+    const queue = new Queue(QUEUE_NAMES.push, { connection: { url: TEST_REDIS_URL }, prefix: fleet.prefix });
+    const jobs = await queue.count();
+    await queue.close();
+    return { members: GROUP_MEMBERS, routedSeconds, jobs, usersQueued: Number(routed['pushQueued']), rssBefore, rssPeak };
+  } finally {
+    clearInterval(sampler);
+    await producer.endAsync(true);
+  }
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? '?';
+  const mosquitto = spawnSync('mosquitto', ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim();
+  return [
+    `- Machine: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${mosquitto}`,
+    `- ${USERS.toLocaleString('en')} dashboards (one MQTT connection each, QoS 1) and one producer in the benchmark's process; brokers, router, Redis and MariaDB in their own processes on the same cores.`,
+  ].join('\n');
+}
+
+const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+const n = (v: number) => Math.round(v).toLocaleString('en');
+
+function render(runs: [Path, Run][], group: GroupRun, started: Date, seconds: number): string {
+  const [mosq, aedes, axion] = runs.map(([, r]) => r) as [Run, Run, Run];
+  const rawP99 = Math.max(mosq.p99, aedes.p99);
+  const rows = runs.map(([p, r]) => {
+    const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    return `| ${p.name} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${n(r.fixedCount)} | ${r.duplicates} | **${n(r.saturationRate)}** | ${cpu} |`;
+  });
+  return [
+    `Run ${started.toISOString()} — \`npm run bench:realtime\` (${Math.round(seconds)} s)`,
+    '',
+    machine(),
+    `- Latency: ${n(RATE)} events/s for ${SECONDS} s, spread over the ${n(USERS)} users, first ${WARMUP_SECONDS} s left out; publish → a dashboard's \`message\`, one clock (the benchmark's process). Throughput: ${n(SATURATION_EVENTS)} events with ${n(WINDOW)} unacknowledged at most, ÷ time to the last one received.`,
+    '',
+    '| path | p50 ms | p99 ms | max ms | events measured | repeats | events/s | CPU cores busy during the throughput run |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+    `- axion p99 vs the slower raw path's p99: ${ms(axion.p99)} / ${ms(rawP99)} = **${(axion.p99 / rawP99).toFixed(2)}×** (target ≤ 3×; an event crosses the broker twice, so 2× is the floor)`,
+    `- axion throughput: **${n(axion.saturationRate)} events/s** (target ≥ 10,000)`,
+    `- Group send: one event to a group of ${n(group.members)} members (delivery \`always\`, no push-worker running): routed and enqueued in **${group.routedSeconds.toFixed(2)} s** (${n(group.usersQueued)} users in ${n(group.jobs)} push jobs); router RSS ${group.rssBefore.toFixed(0)} MiB before, **${group.rssPeak.toFixed(0)} MiB** at the peak (+${(group.rssPeak - group.rssBefore).toFixed(0)} MiB).`,
+  ].join('\n');
+}
+
+function writeDoc(block: string): void {
+  const file = new URL('../docs/performance.md', import.meta.url).pathname;
+  const text = readFileSync(file, 'utf8');
+  const begin = '<!-- bench:realtime:begin (written by `npm run bench:realtime`; edit outside these markers) -->';
+  const end = '<!-- bench:realtime:end -->';
+  const at = text.indexOf(begin.slice(0, 25));
+  const until = text.indexOf(end);
+  if (at < 0 || until < 0) throw new Error('docs/performance.md has no bench:realtime markers');
+  writeFileSync(file, `${text.slice(0, at)}${begin}\n${block}\n${text.slice(until)}`);
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const fleet = new Fleet();
+  let aedesChild: ChildProcess | undefined;
+  try {
+    const mosquittoPids = pidsOf('mosquitto');
+    if (mosquittoPids.length === 0) throw new Error(`no mosquitto process (needed at ${MOSQUITTO_URL} as the raw baseline)`);
+    const raw = await startRawAedes();
+    aedesChild = raw.child;
+
+    fleet.database = await createTestDatabase('mysql');
+    const env = fleet.env(
+      { producer: PRODUCER_KEY, router: ROUTER_KEY },
+      { MQTT_MAX_CONNECTIONS_PER_ADDRESS: '100000', MQTT_CONNECTS_PER_ADDRESS_PER_MINUTE: '100000', LOG_LEVEL: 'info' },
+    );
+    const broker = fleet.start('broker', env);
+    const { tcpPort } = await broker.waitForLog('mqtt broker listening');
+    const mqttUrl = `mqtt://127.0.0.1:${String(tcpPort)}`;
+    const router = fleet.start('notify-router', { ...env, NODE_OPTIONS: process.env['BENCH_ROUTER_NODE_OPTIONS'], MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY });
+    await router.waitForLog('notify-router started');
+    const sideCars = () => ({ router: [router.pid!], mariadb: pidsOf('mariadbd'), redis: pidsOf('redis-server') });
+
+    const root = `bench-${process.pid}`;
+    const paths: Path[] = [
+      rawPath('raw Mosquitto (publish → broker → dashboard)', MOSQUITTO_URL, () => mosquittoPids, root),
+      rawPath('raw aedes (publish → broker → dashboard)', `mqtt://127.0.0.1:${raw.port}`, () => [raw.child.pid!], root),
+      {
+        name: 'axion (notify → broker → router → broker → dashboard)',
+        url: mqttUrl,
+        pids: () => [broker.pid!],
+        subscriber: async (i) => ({
+          options: { clientId: `u${i}-dash`, username: `u${i}`, password: await userToken(`u${i}`, ['crm'], { expiresIn: '1h' }) },
+          topic: `axion/crm/push/u${i}`,
+        }),
+        producer: { clientId: 'bench-producer', username: 'producer', password: PRODUCER_KEY },
+        publishTopic: (i) => `axion/crm/notify/user/u${i}`,
+        payload: (seq, t) => JSON.stringify({ title: 'Invoice paid', body: 'INV-1 was paid', delivery: 'realtime', data: { seq, t } }),
+        read: readRaw,
+      },
+    ];
+    const runs: [Path, Run][] = [];
+    for (const path of paths) {
+      console.error(`measuring ${path.name} …`);
+      runs.push([path, await measure(path, path.name.startsWith('axion') ? sideCars : () => ({}))]);
+    }
+    console.error(`group send to ${GROUP_MEMBERS} members …`);
+    const group = await groupSend(fleet, router, mqttUrl);
+    const block = render(runs, group, started, (Date.now() - started.getTime()) / 1000);
+    console.log(block);
+    if (WRITE) writeDoc(block);
+  } finally {
+    aedesChild?.disconnect();
+    await fleet.close();
+  }
+}
+
+await main();
