@@ -131,11 +131,13 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     maxConnectBytes: limits.maxConnectBytes ?? DEFAULT_MAX_CONNECT_BYTES,
     maxPacketBytes: limits.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES,
   };
-  /** The connection as aedes sees it: closed at the header of a packet that is too large. */
-  const sizeLimited = (connection: Duplex, address: string | undefined) =>
+  /** Hands a connection to aedes, to be closed at the header of a packet that is too large. */
+  const handle = (connection: Duplex, address: string | undefined, req?: IncomingMessage) => {
+    aedes.handle(connection, req);
     limitPacketSize(connection, packetLimits, (reason) =>
       log.info({ address, reason }, 'mqtt connection closed: packet too large'),
     );
+  };
   const redis = connectRedis(deps.redis.url, { log, role: 'broker-presence' });
   const tracker = createPresenceTracker({
     redis,
@@ -154,7 +156,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     }
     // Nagle's algorithm was measured adding ~45 ms spikes to small QoS 1 messages here.
     socket.setNoDelay(true);
-    aedes.handle(sizeLimited(socket, socket.remoteAddress));
+    handle(socket, socket.remoteAddress);
   });
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket lives at /mqtt');
@@ -178,7 +180,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   wss.on('connection', (ws, req: IncomingMessage) => {
     const stream = createWebSocketStream(ws);
     stream.on('error', (err) => log.debug({ err: err.message }, 'websocket stream error'));
-    aedes.handle(sizeLimited(stream, req.socket.remoteAddress), req);
+    handle(stream, req.socket.remoteAddress, req);
   });
   wss.on('error', (err) => log.warn({ err: err.message }, 'websocket server error'));
 

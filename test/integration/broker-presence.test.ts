@@ -99,7 +99,7 @@ for (const cluster of [false, true]) describe(`broker presence${cluster ? ', clu
   it('keeps a user online when their session is taken over by their own reconnect', async function () {
     const first = await asUser('alice', { clientId: 'tab', clean: false });
     await first.subscribeAsync('axion/crm/push/alice', { qos: 1 });
-    const firstClosed = new Promise((resolve) => first.once('close', resolve));
+    const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
 
     const second = await asUser('alice', { clientId: 'tab', clean: false });
     await firstClosed;
