@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import type { ApiKey } from '../../shared/config/index.js';
+import { DEMO_PACKAGE, DEMO_USER, signDemoToken as signToken } from '../subscription-api/demo-session.js';
 
 export interface LocalCredentials {
   jwtSecret: string;
   apiKey: ApiKey;
 }
 
-export const DEMO_USER = 'demo-user';
-export const DEMO_PACKAGE = 'demo';
+export { DEMO_PACKAGE, DEMO_USER };
 
 /**
  * The embedded default needs a JWT secret and a service key without any configuration. They
@@ -38,12 +37,7 @@ function localKey(key: string): ApiKey {
 
 /** A user token for the demo user, valid for 30 days. */
 export function signDemoToken(jwtSecret: string): Promise<string> {
-  return new SignJWT({ packages: [DEMO_PACKAGE] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(DEMO_USER)
-    .setIssuedAt()
-    .setExpirationTime('30d')
-    .sign(new TextEncoder().encode(jwtSecret));
+  return signToken(jwtSecret, DEMO_USER, '30d');
 }
 
 /** A key for the notify-router's broker login inside one all-in-one process; never stored or shown. */

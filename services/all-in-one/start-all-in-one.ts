@@ -94,6 +94,11 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       log,
       moveWhenTaken: true,
       metrics,
+      // The embedded default shows the demo page unless DEMO_PAGE=false.
+      demo:
+        config.http.demoPage === false
+          ? undefined
+          : { mqttWsPort: broker?.wsPort ?? null, topicRoot: config.mqtt.topicRoot },
     });
     services.push(api);
     return {

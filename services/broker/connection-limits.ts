@@ -44,3 +44,23 @@ export function createConnectionLimits(options: {
     },
   };
 }
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are one IPv4 client. */
+const plainAddress = (address: string) => address.trim().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+
+/**
+ * The address a connection counts against: its peer, or, when the peer is a trusted reverse
+ * proxy, the right-most `X-Forwarded-For` entry that is not a trusted proxy (the left-most
+ * entries are whatever the client chose to send, so they are never believed).
+ */
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+  trustedProxies: ReadonlySet<string>,
+): string {
+  let address = plainAddress(peer ?? 'unknown');
+  if (!trustedProxies.has(address) || !forwardedFor) return address;
+  const hops = forwardedFor.split(',').map(plainAddress).filter(Boolean);
+  while (trustedProxies.has(address) && hops.length > 0) address = hops.pop()!;
+  return address;
+}

@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 export interface PacketSizeLimits {
   /** Largest remaining length of the first packet, the CONNECT read before authentication. */
@@ -59,46 +59,21 @@ export function createPacketSizeCheck(limits: PacketSizeLimits): (chunk: Buffer)
 }
 
 /**
- * Puts the size check between a connection and aedes: what the client sends passes through
- * unchanged until a packet is too large, then the connection is destroyed with `onRefused`'s
- * reason. What aedes writes goes straight to the connection.
+ * Checks what aedes reads from a connection and destroys the connection at the header of a
+ * packet that is too large, so the rest of it is never read. Every `read()` emits 'data', also
+ * in the paused mode aedes reads in, so this sees each chunk as aedes takes it: the write path
+ * and aedes' own flow control stay untouched. Attach after `aedes.handle(connection)`.
  */
 export function limitPacketSize(
-  connection: Duplex,
+  connection: Readable,
   limits: PacketSizeLimits,
   onRefused: (reason: string) => void,
-): Duplex {
+): void {
   const check = createPacketSizeCheck(limits);
-  const guarded = new Duplex({
-    read() {
-      connection.resume();
-    },
-    writev(chunks, callback) {
-      // aedes corks while it writes one packet in pieces: hand them on as one batch.
-      connection.cork();
-      for (const { chunk } of chunks.slice(0, -1)) connection.write(chunk);
-      connection.write(chunks[chunks.length - 1]!.chunk, callback);
-      connection.uncork();
-    },
-    final(callback) {
-      connection.end(callback);
-    },
-    destroy(err, callback) {
-      connection.destroy();
-      callback(err);
-    },
-  });
   connection.on('data', (chunk: Buffer) => {
     const refused = check(chunk);
-    if (refused) {
-      onRefused(refused);
-      guarded.destroy(new Error(refused));
-    } else if (!guarded.push(chunk)) {
-      connection.pause();
-    }
+    if (refused === undefined) return;
+    onRefused(refused);
+    connection.destroy(new Error(refused));
   });
-  connection.on('end', () => guarded.push(null));
-  connection.on('error', (err) => guarded.destroy(err));
-  connection.on('close', () => guarded.destroy());
-  return guarded;
 }

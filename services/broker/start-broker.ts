@@ -1,11 +1,10 @@
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import type { AuthConfig, BrokerConfig, BrokerLimits, RedisConfig } from '../../shared/config/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
@@ -17,6 +16,7 @@ import { installAuthorization } from './authorize.js';
 import { createConnectionLimits } from './connection-limits.js';
 import { limitPacketSize, type PacketSizeLimits } from './packet-size-limit.js';
 import { trackPresence } from './presence.js';
+import { createWebSocketListener } from './websocket-listener.js';
 import { createTopicAcl } from './topic-acl.js';
 
 export interface Broker extends Service {
@@ -118,8 +118,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     maxPerAddress: limits.maxConnectionsPerAddress,
     connectsPerMinute: limits.connectsPerAddressPerMinute,
   });
-  const admitted = (socket: { remoteAddress?: string; once(event: 'close', fn: () => void): unknown }) => {
-    const address = socket.remoteAddress ?? 'unknown';
+  const admitted = (address: string, socket: { once(event: 'close', fn: () => void): unknown }) => {
     if (!perAddress.admit(address)) {
       log.warn({ address }, 'mqtt connection refused: too many from this address');
       return false;
@@ -131,11 +130,13 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     maxConnectBytes: limits.maxConnectBytes ?? DEFAULT_MAX_CONNECT_BYTES,
     maxPacketBytes: limits.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES,
   };
-  /** The connection as aedes sees it: closed at the header of a packet that is too large. */
-  const sizeLimited = (connection: Duplex, address: string | undefined) =>
+  /** Hands a connection to aedes, to be closed at the header of a packet that is too large. */
+  const handle = (connection: Duplex, address: string, req?: IncomingMessage) => {
+    aedes.handle(connection, req);
     limitPacketSize(connection, packetLimits, (reason) =>
       log.info({ address, reason }, 'mqtt connection closed: packet too large'),
     );
+  };
   const redis = connectRedis(deps.redis.url, { log, role: 'broker-presence' });
   const tracker = createPresenceTracker({
     redis,
@@ -148,39 +149,24 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   aedes.on('connectionError', (client, err) => log.debug({ err: err.message }, 'connection error'));
 
   const tcp = createNetServer((socket: Socket) => {
-    if (!admitted(socket)) {
+    const address = socket.remoteAddress ?? 'unknown';
+    if (!admitted(address, socket)) {
       socket.destroy();
       return;
     }
     // Nagle's algorithm was measured adding ~45 ms spikes to small QoS 1 messages here.
     socket.setNoDelay(true);
-    aedes.handle(sizeLimited(socket, socket.remoteAddress));
+    handle(socket, address);
   });
-  const http = createHttpServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket lives at /mqtt');
+  const ws = createWebSocketListener({
+    // A message may not be larger than the largest packet we accept (plus its fixed header).
+    maxMessageBytes: packetLimits.maxPacketBytes + 5,
+    trustedProxies: config.trustedProxies ?? [],
+    admit: admitted,
+    handle,
+    log,
   });
-  // noServer: the HTTP server's own errors (a taken port) stay with `listen`, not with ws.
-  // A frame may not be larger than the largest packet we accept (plus its fixed header).
-  const wss = new WebSocketServer({ noServer: true, maxPayload: packetLimits.maxPacketBytes + 5 });
-  http.on('upgrade', (req, socket, head) => {
-    // Node takes its own error listener off an upgraded socket: a reset here must not crash us.
-    socket.on('error', () => socket.destroy());
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
-      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
-      return;
-    }
-    if (!admitted(socket)) {
-      socket.end('HTTP/1.1 429 Too Many Requests\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-  });
-  wss.on('connection', (ws, req: IncomingMessage) => {
-    const stream = createWebSocketStream(ws);
-    stream.on('error', (err) => log.debug({ err: err.message }, 'websocket stream error'));
-    aedes.handle(sizeLimited(stream, req.socket.remoteAddress), req);
-  });
-  wss.on('error', (err) => log.warn({ err: err.message }, 'websocket server error'));
+  const http = ws.http;
 
   const tcpPort = await listen(tcp, {
     host: config.host, setting: config.tcp, variable: 'MQTT_PORT', moveWhenTaken,
@@ -207,7 +193,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     async close() {
       // aedes first: it disconnects every client, after which the servers can close.
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      for (const client of wss.clients) client.terminate();
+      ws.terminateAll();
       await Promise.all([closeServer(tcp), closeServer(http)]);
       await tracker.close();
       await redis.quit().catch(() => undefined);

@@ -8,9 +8,11 @@ import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
 import type { Authenticator } from '../../shared/auth/index.js';
 import { adminRoutes } from './admin.routes.js';
+import { demoRoutes, type DemoOptions } from './demo.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { groupRoutes } from './groups.routes.js';
 import { notificationRoutes } from './notifications.routes.js';
+import { staticRoutes } from './static.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
 import { vapidRoutes } from './vapid.routes.js';
 
@@ -26,6 +28,8 @@ export interface AppDeps {
   log: Logger;
   /** Absent: no `GET /metrics` and no request counting. */
   metrics?: { registry: MetricsRegistry; httpMetrics: RequestHandler };
+  /** Present: the demo page `/` and its `/demo/...` routes are on (never in production). */
+  demo?: DemoOptions;
 }
 
 /** Largest JSON body: an event fits in 4 KB; the rest is headroom for `data` and names. */
@@ -55,6 +59,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(notificationRoutes(deps));
   app.use(groupRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(staticRoutes({ demo: deps.demo !== undefined }));
+  if (deps.demo) app.use(demoRoutes({ ...deps, demo: deps.demo }));
 
   app.use(notFoundHandler);
   app.use(createErrorHandler(deps.log));

@@ -16,6 +16,10 @@ await runProcess('subscription-api', async ({ config, log, started }) => {
       redis: { ...config.redis, url: redisUrl },
       dataSource: database.dataSource,
       log,
+      // Off unless DEMO_PAGE turns it on: a service started alone is a deployment.
+      demo: config.http.demoPage
+        ? { mqttWsPort: config.broker.ws.port, topicRoot: config.mqtt.topicRoot }
+        : undefined,
     }),
   );
 });

@@ -22,6 +22,8 @@ import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from './create-app.js';
+import type { DemoOptions } from './demo.routes.js';
+import { DEMO_PACKAGE } from './demo-session.js';
 
 export interface SubscriptionApiDeps {
   http: HttpConfig;
@@ -36,6 +38,8 @@ export interface SubscriptionApiDeps {
    * report to. Absent: the API creates its own.
    */
   metrics?: MetricsRegistry;
+  /** Present: serve the demo page (see `DEMO_PAGE`); it signs demo tokens with `auth.jwtSecret`. */
+  demo?: Omit<DemoOptions, 'jwtSecret'>;
 }
 
 export interface SubscriptionApi extends Service {
@@ -70,6 +74,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     endpointPolicy: deps.push.endpointPolicy,
     log,
     metrics: { registry, httpMetrics: createHttpMetrics(registry) },
+    demo: deps.demo && { ...deps.demo, jwtSecret: deps.auth.jwtSecret },
   });
   const server = createServer(app);
   let port: number;
@@ -87,7 +92,8 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     redis.disconnect();
     throw err;
   }
-  log.info({ port }, 'http api listening');
+  log.info({ port, demoPage: deps.demo !== undefined }, 'http api listening');
+  if (deps.demo) log.warn(`demo page on at / (package "${DEMO_PACKAGE}"): anyone who reaches the API can sign in to that package; set DEMO_PAGE=false in production`);
   return {
     name: 'subscription-api',
     port,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
@@ -46,6 +47,11 @@ export interface BrokerConfig {
    * pages served from this machine (localhost, 127.0.0.1, [::1]).
    */
   cookieOrigins?: readonly string[];
+  /**
+   * Addresses of reverse proxies in front of the WebSocket listener: a connection from one of
+   * them counts against the client address it forwards in `X-Forwarded-For`.
+   */
+  trustedProxies?: readonly string[];
 }
 export interface BrokerLimits {
   maxConnectionsPerAddress: number;
@@ -152,6 +158,11 @@ const schema = z
     .refine((origins) => origins.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'must be comma-separated origins like https://app.example.com')
     .optional(),
   MQTT_SESSION_MAX_MESSAGES: count(2, 1_000_000, 1_000),
+  MQTT_TRUSTED_PROXIES: z
+    .string()
+    .transform((v) => v.split(',').map((a) => a.trim()).filter(Boolean))
+    .refine((addresses) => addresses.every((a) => isIP(a) !== 0), 'must be comma-separated IP addresses')
+    .optional(),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.optional(),
   METRICS_PORT: port.optional(),
@@ -241,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       cluster: e.MQTT_CLUSTER,
       cookieOrigins: e.MQTT_WS_COOKIE_ORIGINS,
       maxSessionMessages: e.MQTT_SESSION_MAX_MESSAGES,
+      trustedProxies: e.MQTT_TRUSTED_PROXIES,
     },
     http: {
       host: e.HTTP_HOST,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type Broker } from '../../services/broker/start-broker.js';
 import type { ApiKey } from '../../shared/config/index.js';
 import { testLogger } from '../support/silent-logger.js';
@@ -19,6 +19,7 @@ const OTHER_SECRET = 'another-secret-that-is-long-enough-0123456789';
 type Transport = 'tcp' | 'ws';
 
 /** MQTT 3.1.1 §3.2.2.3 CONNACK return codes and §3.9.3 SUBACK failure. */
+const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const SUBACK_FAILURE = 0x80;
@@ -247,6 +248,65 @@ describe('broker authentication and topic ACL', function () {
       // A cookie that is not valid percent-encoding is refused, not a crash.
       const garbled = await refusal({ wsOptions: { headers: { ...page, cookie: 'access_token=%E0%A4%A' } } }, 'ws');
       expect(garbled?.code).to.equal(5);
+    });
+  });
+
+  describe('client ids', function () {
+    const withId = async (user: string, clientId: string, options: IClientOptions = {}) =>
+      connect({ clientId, username: user, password: await userToken(user, ['crm']), ...options });
+    const PUSH_ALICE = 'axion/crm/push/alice';
+
+    it('does not let another user take over a session by its client id', async function () {
+      const alice = await withId('alice', 'dashboard');
+      expect(await suback(alice, PUSH_ALICE)).to.equal(1);
+      const received = collect(alice);
+
+      expect(await cutOff(alice, () => void withId('bob', 'dashboard')), 'alice was disconnected').to.equal(false);
+      await (await asService(ROUTER)).publishAsync(PUSH_ALICE, 'still here', { qos: 1 });
+      await eventually(received, 1);
+
+      expect(received).to.deep.equal([{ topic: PUSH_ALICE, payload: 'still here' }]);
+    });
+
+    it("keeps a user's persistent session, with what it missed, from another user who uses its client id", async function () {
+      const away = await withId('alice', 'phone', { clean: false });
+      expect(await suback(away, PUSH_ALICE)).to.equal(1);
+      await away.endAsync();
+      // A clean session under the same client id would end the stored one, were it the same session.
+      await (await withId('bob', 'phone', { clean: true })).endAsync();
+
+      await (await asService(ROUTER)).publishAsync(PUSH_ALICE, 'while away', { qos: 1 });
+      // Listening from the start: kept messages follow the CONNACK at once.
+      const back = mqttConnect(url('tcp'), {
+        clientId: 'phone', clean: false, username: 'alice', password: await userToken('alice', ['crm']), reconnectPeriod: 0,
+      });
+      clients.push(back);
+      const received = collect(back);
+      await eventually(received, 1);
+
+      expect(received).to.deep.equal([{ topic: PUSH_ALICE, payload: 'while away' }]);
+    });
+
+    it('lets a user take over their own session, as a reloaded tab does', async function () {
+      const first = await withId('alice', 'tab-1');
+      let second: MqttClient | undefined;
+
+      expect(await cutOff(first, () => void withId('alice', 'tab-1').then((c) => (second = c)))).to.equal(true);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(second?.connected).to.equal(true);
+    });
+
+    it("refuses the routers' shared client id to a user or a producer with CONNACK 2", async function () {
+      const logins = [
+        { username: 'alice', password: await userToken('alice', ['crm']) },
+        { username: PRODUCER.name, password: PRODUCER.key },
+      ];
+      for (const login of logins) {
+        const err = await refusal({ clientId: 'axion-notify-router', ...login });
+        expect(err?.code, login.username).to.equal(IDENTIFIER_REJECTED);
+      }
+      const router = await connect({ clientId: 'axion-notify-router', username: ROUTER.name, password: ROUTER.key });
+      expect(router.connected).to.equal(true);
     });
   });
 });

@@ -46,8 +46,8 @@ describe('broker limits', function () {
     return client;
   };
   /** Connects and says whether the broker let the session in ('connected') or shut it ('refused'). */
-  const attempt = (options: Record<string, unknown> = {}) => new Promise<'connected' | 'refused'>((resolve) => {
-    const client = mqttConnect(url(), { username: 'router', password: ROUTER.key, reconnectPeriod: 0, ...options });
+  const attempt = (options: Record<string, unknown> = {}, to = url()) => new Promise<'connected' | 'refused'>((resolve) => {
+    const client = mqttConnect(to, { username: 'router', password: ROUTER.key, reconnectPeriod: 0, ...options });
     clients.push(client);
     client.once('connect', () => resolve('connected'));
     client.once('error', () => resolve('refused'));
@@ -149,6 +149,41 @@ describe('broker limits', function () {
       header(PUBLISH, HUGE),
     );
     expect(sent, 'closed before the body was sent').to.not.equal(null);
+  });
+
+  /** Connects over WebSocket as a browser behind a proxy that sends `X-Forwarded-For`. */
+  const viaProxy = (on: Broker, forwardedFor: string) =>
+    attempt({ wsOptions: { headers: { 'x-forwarded-for': forwardedFor } } }, `ws://127.0.0.1:${on.wsPort}/mqtt`);
+
+  it('counts WebSocket connections by the peer address when no proxy is trusted, ignoring X-Forwarded-For', async function () {
+    const forwarded = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'];
+    const results = [];
+    for (const address of forwarded) results.push(await viaProxy(broker, address));
+    expect(results).to.deep.equal(['connected', 'connected', 'connected', 'refused']);
+  });
+
+  it('counts WebSocket connections from a trusted proxy by the client address it forwards', async function () {
+    const behindProxy = await startBroker({
+      config: {
+        host: '127.0.0.1', tcp: { port: 0, explicit: true }, ws: { port: 0, explicit: true }, trustedProxies: ['127.0.0.1'],
+        limits: { maxConnectionsPerAddress: 3, connectsPerAddressPerMinute: 1_000, maxPayloadBytes: 2_048, maxKeepAliveSeconds: 600 },
+      },
+      auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [ROUTER] },
+      topicRoot: 'axion',
+      redis: { url: TEST_REDIS_URL, queuePrefix: `test-${randomUUID()}` },
+      log: testLogger(),
+    });
+    try {
+      const browsers = [];
+      for (let i = 1; i <= 4; i++) browsers.push(await viaProxy(behindProxy, `203.0.113.${i}`));
+      expect(browsers, 'four browsers').to.deep.equal(['connected', 'connected', 'connected', 'connected']);
+      const oneBrowser = [];
+      for (let i = 0; i < 3; i++) oneBrowser.push(await viaProxy(behindProxy, '203.0.113.1'));
+      expect(oneBrowser, 'one browser, three more tabs').to.deep.equal(['connected', 'connected', 'refused']);
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+      await behindProxy.close();
+    }
   });
 
   it('refuses a session without keep-alive, or with one above the limit', async function () {

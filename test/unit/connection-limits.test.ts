@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createConnectionLimits } from '../../services/broker/connection-limits.js';
+import { clientAddress, createConnectionLimits } from '../../services/broker/connection-limits.js';
 import { createPacketSizeCheck } from '../../services/broker/packet-size-limit.js';
 
 describe('createConnectionLimits', () => {
@@ -72,5 +72,24 @@ describe('createPacketSizeCheck', () => {
     const check = createPacketSizeCheck({ maxConnectBytes: 100, maxPacketBytes: Number.MAX_SAFE_INTEGER });
     check(packet(1, 0));
     expect(check(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80]))).to.equal('malformed remaining length');
+  });
+});
+
+describe('clientAddress', () => {
+  const proxies = new Set(['10.0.0.5', '10.0.0.6']);
+
+  it('is the peer when the peer is not a trusted proxy, whatever X-Forwarded-For says', () => {
+    expect(clientAddress('198.51.100.7', '203.0.113.1', proxies)).to.equal('198.51.100.7');
+    expect(clientAddress('::ffff:198.51.100.7', undefined, proxies)).to.equal('198.51.100.7');
+  });
+
+  it('is the nearest forwarded address that is not a trusted proxy, behind trusted proxies', () => {
+    expect(clientAddress('::ffff:10.0.0.5', '203.0.113.1', proxies)).to.equal('203.0.113.1');
+    // The client wrote the left-most entry itself: only the hops the proxies added count.
+    expect(clientAddress('10.0.0.5', '1.2.3.4, 203.0.113.1, 10.0.0.6', proxies)).to.equal('203.0.113.1');
+  });
+
+  it('is the proxy itself when it forwards no address', () => {
+    expect(clientAddress('10.0.0.5', undefined, proxies)).to.equal('10.0.0.5');
   });
 });

@@ -56,6 +56,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MQTT_MAX_CONNECT_BYTES: '100' })).to.throw(ConfigError, /MQTT_MAX_CONNECT_BYTES/);
   });
 
+  it('reads MQTT_TRUSTED_PROXIES as a list of IP addresses', () => {
+    expect(loadConfig({}).broker.trustedProxies).to.equal(undefined);
+    expect(loadConfig({ MQTT_TRUSTED_PROXIES: '10.0.0.5, ::1' }).broker.trustedProxies).to.deep.equal(['10.0.0.5', '::1']);
+    expect(() => loadConfig({ MQTT_TRUSTED_PROXIES: 'proxy.local' })).to.throw(ConfigError, /MQTT_TRUSTED_PROXIES/);
+  });
+
   it('marks ports that are set as explicit, including port 0', () => {
     const config = loadConfig({ HTTP_PORT: '8080', MQTT_PORT: '0', MQTT_WS_PORT: '9001' });
 
