@@ -17,6 +17,20 @@ export interface Leadership {
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+const NO_ANSWER = Symbol('no answer');
+
+/** What `command` answers, or NO_ANSWER when that takes longer than `ms`. */
+async function answerWithin<T>(command: Promise<T>, ms: number): Promise<T | typeof NO_ANSWER> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof NO_ANSWER>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), NO_ANSWER)));
+  command.catch(() => undefined);
+  try {
+    return await Promise.race([command, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function startLeadership(options: {
   redis: Redis;
   key: string;
@@ -31,19 +45,28 @@ export function startLeadership(options: {
   let leading = false;
   let closed = false;
   let busy: Promise<void> = Promise.resolve();
+  // The lease runs from when Redis ran the command, which is after we sent it: counting from
+  // the send, this is never later than the real expiry.
+  let validUntil = 0;
 
   const step = async () => {
     try {
+      const sentAt = Date.now();
       if (leading) {
-        const renewed = Number(await redis.eval(RENEW, 1, key, holder, leaseMs));
-        if (renewed !== 1) {
-          leading = false;
-          log.warn('lost the MQTT intake lease; stopping intake');
-          await options.onLose();
+        // A renewal that cannot answer before the lease may have run out is a lost lease: a
+        // router cut off from Redis stops its intake rather than hold it beside the next one.
+        const renewed = await answerWithin(redis.eval(RENEW, 1, key, holder, leaseMs), validUntil - sentAt);
+        if (renewed === 1) {
+          validUntil = sentAt + leaseMs;
+          return;
         }
+        leading = false;
+        log.warn(renewed === NO_ANSWER ? 'Redis did not answer the MQTT intake lease renewal in time; stopping intake' : 'lost the MQTT intake lease; stopping intake');
+        await options.onLose();
         return;
       }
-      if ((await redis.set(key, holder, 'PX', leaseMs, 'NX')) === 'OK') {
+      if ((await answerWithin(redis.set(key, holder, 'PX', leaseMs, 'NX'), leaseMs)) === 'OK') {
+        validUntil = sentAt + leaseMs;
         log.info('holding the MQTT intake lease; starting intake');
         try {
           await options.onGain();

@@ -47,7 +47,17 @@ export class PrivateRedisServer {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and commands go unanswered. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async remove(): Promise<void> {
+    this.thaw();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
