@@ -46,6 +46,8 @@ export async function startMqttIntake(
     // intake-leadership.ts), and takes over what the broker kept while no router was in.
     clientId: deps.topics.routerClientId,
     clean: false,
+    // mqtt.js calls its debug logger ~10 times per message, even when DEBUG is off.
+    log: () => undefined,
     username: config.username,
     password: config.password,
     reconnectPeriod: 1_000,

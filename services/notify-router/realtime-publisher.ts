@@ -21,6 +21,8 @@ export async function startMqttPublisher(
 ): Promise<RealtimePublisher> {
   const client: MqttClient = await connectAsync(config.url, {
     clean: true,
+    // mqtt.js calls its debug logger ~10 times per message, even when DEBUG is off.
+    log: () => undefined,
     username: config.username,
     password: config.password,
     reconnectPeriod: 1_000,
