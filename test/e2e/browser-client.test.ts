@@ -10,6 +10,7 @@ import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { fakePushSubscribe, pushedKeys, type FakeSubscription } from '../support/browser-push.js';
 import { Fleet } from '../support/fleet.js';
 import { LocalPushService } from '../support/local-push-service.js';
+import type { ServiceProcess } from '../support/service-process.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { userToken } from '../support/tokens.js';
 import { createBrowserKeys, decryptPayload } from '../support/web-push-receiver.js';
@@ -28,6 +29,7 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
   let pushService: LocalPushService;
   let browser: TestBrowser;
   let dataDir: string;
+  let system: ServiceProcess;
   let base: string;
   let page: Page;
   let cdp: CDPSession;
@@ -97,7 +99,7 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     pushService = await new LocalPushService().start();
     fleet.database = await createTestDatabase('mysql');
     dataDir = mkdtempSync(join(tmpdir(), 'axion-browser-data-'));
-    const system = fleet.start(
+    system = fleet.start(
       'all-in-one',
       fleet.env(
         { producer: SERVICE_KEY, router: ROUTER_KEY },
@@ -151,6 +153,8 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     await page.waitForSelector('#feed-status.live');
     expect(await page.textContent('#session')).to.contain(`Signed in as ${user}`);
     expect(problems).to.deep.equal([]);
+    // `npm start` tells where the page is.
+    expect(await system.waitForText('demo page')).to.contain(`http://localhost:${new URL(base).port}/`);
   });
 
   it('says clearly that notifications are blocked when the permission is denied, and subscribes nothing', async function () {
