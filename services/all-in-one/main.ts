@@ -29,6 +29,7 @@ async function banner(config: Config, system: AllInOne): Promise<string> {
     '',
     'axion-push is running. Ctrl-C stops it.',
     `  HTTP API       http://localhost:${httpPort}${moved(httpPort, config.http.port.port)}`,
+    ...(system.demoPage ? [`  demo page      http://localhost:${httpPort}/`] : []),
     broker
       ? `  MQTT           mqtt://localhost:${broker.tcpPort}${moved(broker.tcpPort, config.broker.tcp.port)}`
       : `  MQTT           external broker ${redactUrl(config.mqtt.url ?? '')}`,

@@ -18,6 +18,8 @@ export interface AllInOne {
   broker: { tcpPort: number; wsPort: number } | null;
   redisUrl: string;
   privateRedis: boolean;
+  /** Whether the API serves the demo page (on unless `DEMO_PAGE=false`). */
+  demoPage: boolean;
   /** Credentials generated because the settings lacked them; only these may be printed. */
   generated: { jwtSecret?: string; apiKey?: LocalCredentials['apiKey'] };
 }
@@ -72,6 +74,8 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       mqttUrl = `mqtt://127.0.0.1:${embedded.tcpPort}`;
     }
     const { dataSource } = database;
+    // The embedded default shows the demo page unless DEMO_PAGE=false.
+    const demoPage = config.http.demoPage ?? true;
     // One registry for the whole process: GET /metrics on the API shows every service.
     const metrics = createMetricsRegistry();
     services.push(await startPushWorker({ push: config.push, redis, dataSource, log, metrics }));
@@ -94,11 +98,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       log,
       moveWhenTaken: true,
       metrics,
-      // The embedded default shows the demo page unless DEMO_PAGE=false.
-      demo:
-        config.http.demoPage === false
-          ? undefined
-          : { mqttWsPort: broker?.wsPort ?? null, topicRoot: config.mqtt.topicRoot },
+      demo: demoPage ? { mqttWsPort: broker?.wsPort ?? null, topicRoot: config.mqtt.topicRoot } : undefined,
     });
     services.push(api);
     return {
@@ -107,6 +107,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       broker,
       redisUrl,
       privateRedis: !config.redis.url,
+      demoPage,
       generated: {
         jwtSecret: config.auth.jwtSecret ? undefined : jwtSecret,
         apiKey: config.auth.apiKeys.length > 0 ? undefined : local!.apiKey,
