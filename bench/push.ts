@@ -15,10 +15,11 @@
  *
  * Options: --messages=N (10000) --concurrency=N (50) --db2=sqlite|mysql (database for the
  * 2-process run; sqlite) --log-level=info --no-profile --no-write (leave docs/performance.md alone)
+ * --keep-profile=FILE (copy the profiled run's .cpuprofile there)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -84,6 +85,7 @@ const { values: opts } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'no-profile': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    'keep-profile': { type: 'string' },
   },
 });
 const N = Number(opts.messages);
@@ -913,7 +915,11 @@ async function runSystem(
     if (profileDir) {
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
       if (file) result.profile = summariseProfile(join(profileDir, file), cpu0[0]!.mono, cpu1[0]!.mono, ROOT);
-      else result.problems.push('no .cpuprofile was written');
+      if (file && opts['keep-profile']) {
+        copyFileSync(join(profileDir, file), opts['keep-profile']);
+        note(`profile kept as ${opts['keep-profile']} (measured window: monotonic µs ${cpu0[0]!.mono}–${cpu1[0]!.mono})`);
+      }
+      if (!file) result.problems.push('no .cpuprofile was written');
     }
     return result;
   } finally {

@@ -118,6 +118,21 @@ export async function deliverPush(
   return report;
 }
 
+// Results without a Retry-After are shared: a send allocates no result of its own.
+const RESULT: Readonly<Record<SendOutcome, SendResult>> = {
+  sent: { outcome: 'sent' },
+  gone: { outcome: 'gone' },
+  rejected: { outcome: 'rejected' },
+  blocked: { outcome: 'blocked' },
+  retry: { outcome: 'retry' },
+};
+
+/** An answered exchange (`response`), or one that ended without an answer. */
+interface Exchanged {
+  response: PushResponse | null;
+  result: SendResult;
+}
+
 async function sendOne(
   deps: DeliverPushDeps,
   job: PushJob,
@@ -125,37 +140,19 @@ async function sendOne(
   plaintext: Buffer,
   now: () => number,
 ): Promise<SendResult> {
-  const key: SubscriptionKey = {
-    user: subscription.user,
-    package: subscription.package,
-    endpointHash: subscription.endpointHash,
-  };
-  const settle = async (outcome: SettledOutcome): Promise<SendResult> => {
-    // The outcome stands even when it cannot be written down: answering "retry" here would
-    // send an accepted message again. Only a crash before the next write could repeat it.
-    await deps.onSettled?.(key.endpointHash, outcome).catch((err: unknown) =>
-      deps.log.error({ err, eventId: job.eventId }, 'could not record a settled push'),
-    );
-    return { outcome };
-  };
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
   const url = new URL(subscription.endpoint);
-  const log = lazyChild(deps.log, () => ({
-    eventId: job.eventId,
-    user: subscription.user,
-    endpointHost: url.host,
-    requestId: job.requestId,
-  }));
   if (problem) {
-    log.warn({ problem }, 'endpoint not allowed; not sent');
-    return settle('blocked');
+    sendLog(deps.log, job, subscription, url).warn({ problem }, 'endpoint not allowed; not sent');
+    return settle(deps, job, subscription, 'blocked');
   }
   if (subscription.expirationTime && subscription.expirationTime.getTime() <= now()) {
-    await deps.subscriptions.deactivate(key, 'subscription-expired');
-    log.info('subscription past its expirationTime; deactivated');
-    return settle('gone');
+    await deps.subscriptions.deactivate(keyOf(subscription), 'subscription-expired');
+    sendLog(deps.log, job, subscription, url).info('subscription past its expirationTime; deactivated');
+    return settle(deps, job, subscription, 'gone');
   }
-  const paused = deps.originGate.waitFor(url.origin);
+  const { origin } = url;
+  const paused = deps.originGate.waitFor(origin);
   if (paused > 0) return { outcome: 'retry', retryAfterMs: paused };
 
   let body: Buffer;
@@ -164,76 +161,112 @@ async function sendOne(
   } catch (err) {
     if (!(err instanceof TypeError)) throw err;
     // Keys that cannot encrypt will never work: the browser must subscribe again.
-    await deps.subscriptions.deactivate(key, 'invalid-keys');
-    log.warn({ err: err.message }, 'subscription keys unusable; deactivated');
-    return settle('gone');
+    await deps.subscriptions.deactivate(keyOf(subscription), 'invalid-keys');
+    sendLog(deps.log, job, subscription, url).warn({ err: err.message }, 'subscription keys unusable; deactivated');
+    return settle(deps, job, subscription, 'gone');
   }
   // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
   // job is retried while an operator fixes the key.
-  const authorization = deps.authorizer.authorization(url.origin, await deps.vapidKeyFor(subscription));
-
-  const exchange = async () => {
-    const started = now();
-    let response: PushResponse;
-    try {
-      response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started));
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
-        log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
-        return { response: null, result: await settle('blocked') };
-      }
-      log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
-      deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
-      return { response: null, result: { outcome: 'retry' } as SendResult };
-    }
-    const result = outcomeOf(response, now);
-    deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
-    // Recorded before the slot is given back: an answered send must not be repeated.
-    if (result.outcome !== 'retry') await settle(result.outcome);
-    return { response, result };
-  };
-  const { response, result } = deps.slots ? await deps.slots.run(exchange) : await exchange();
+  const authorization = deps.authorizer.authorization(origin, await deps.vapidKeyFor(subscription));
+  const push = () => exchange(deps, job, subscription, url, body, authorization, now);
+  const { response, result } = await (deps.slots ? deps.slots.run(push) : push());
   if (!response) return result;
-  if (result.outcome === 'retry' && (response.status === 429 || response.status === 503)) {
-    deps.originGate.pause(url.origin, result.retryAfterMs ?? DEFAULT_ORIGIN_PAUSE_MS);
+  if (result.outcome === 'sent') {
+    // Recorded for the whole job at once (recordSuccesses). RFC 8030 §5.2: the service may
+    // keep the message for less time than we asked; its TTL answer is logged.
+    if (deps.log.isLevelEnabled('debug')) {
+      sendLog(deps.log, job, subscription, url).debug({ status: response.status, serviceTtl: response.headers['ttl'] }, 'push sent');
+    }
+    return result;
   }
-  await bookkeep(deps, key, job, response, result, log, now);
+  if (result.outcome === 'retry' && (response.status === 429 || response.status === 503)) {
+    deps.originGate.pause(origin, result.retryAfterMs ?? DEFAULT_ORIGIN_PAUSE_MS);
+  }
+  await bookkeep(deps, keyOf(subscription), response, result, sendLog(deps.log, job, subscription, url));
   return result;
+}
+
+/** One request and its answer, inside a send slot when there are slots. */
+async function exchange(
+  deps: DeliverPushDeps,
+  job: PushJob,
+  subscription: DeliverableSubscription,
+  url: URL,
+  body: Buffer,
+  authorization: string,
+  now: () => number,
+): Promise<Exchanged> {
+  const started = now();
+  let response: PushResponse;
+  try {
+    response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started, url));
+  } catch (err) {
+    const log = sendLog(deps.log, job, subscription, url);
+    if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
+      log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
+      return { response: null, result: await settle(deps, job, subscription, 'blocked') };
+    }
+    log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
+    deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
+    return { response: null, result: RESULT.retry };
+  }
+  const result = outcomeOf(response, now);
+  deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
+  // Recorded before the slot is given back: an answered send must not be repeated.
+  if (result.outcome !== 'retry') await settle(deps, job, subscription, result.outcome);
+  return { response, result };
+}
+
+/**
+ * Writes a final outcome to the ledger. The outcome stands even when it cannot be written
+ * down: answering "retry" here would send an accepted message again. Only a crash before the
+ * next write could repeat it.
+ */
+async function settle(
+  deps: DeliverPushDeps,
+  job: PushJob,
+  subscription: DeliverableSubscription,
+  outcome: SettledOutcome,
+): Promise<SendResult> {
+  if (deps.onSettled) {
+    await deps.onSettled(subscription.endpointHash, outcome).catch((err: unknown) =>
+      deps.log.error({ err, eventId: job.eventId }, 'could not record a settled push'),
+    );
+  }
+  return RESULT[outcome];
+}
+
+function keyOf(subscription: DeliverableSubscription): SubscriptionKey {
+  return { user: subscription.user, package: subscription.package, endpointHash: subscription.endpointHash };
 }
 
 /** What a push service's answer means (RFC 8030 §5, §8.4; the contract's outcome table). */
 function outcomeOf(response: PushResponse, now: () => number): SendResult {
   const { status } = response;
-  if (status >= 200 && status < 300) return { outcome: 'sent' };
-  if (status === 404 || status === 410) return { outcome: 'gone' };
+  if (status >= 200 && status < 300) return RESULT.sent;
+  if (status === 404 || status === 410) return RESULT.gone;
   if (status === 429 || status >= 500) {
     return { outcome: 'retry', retryAfterMs: parseRetryAfter(response.headers['retry-after'], now()) ?? undefined };
   }
-  return { outcome: 'rejected' };
+  return RESULT.rejected;
 }
 
 /**
- * Updates the subscription after the push service answered. The outcome stands even if this
- * fails: a retry would otherwise send an accepted message twice.
+ * Updates the subscription after the push service refused or failed (a success is recorded
+ * for the whole job at once). The outcome stands even if this fails: a retry would otherwise
+ * send an accepted message twice.
  */
 async function bookkeep(
   deps: DeliverPushDeps,
   key: SubscriptionKey,
-  job: PushJob,
   response: PushResponse,
   result: SendResult,
-  log: SendLog,
-  now: () => number,
+  log: Logger,
 ): Promise<void> {
   const { status } = response;
   const record = (what: string, write: Promise<unknown>) =>
     write.catch((err: unknown) => log.error({ err, status }, `could not record ${what}`));
   switch (result.outcome) {
-    case 'sent':
-      // Recorded for the whole job at once (recordSuccesses). RFC 8030 §5.2: the service may
-      // keep the message for less time than we asked; its TTL answer is logged.
-      if (log.isLevelEnabled('debug')) log.debug({ status, serviceTtl: response.headers['ttl'] }, 'push sent');
-      return;
     case 'gone':
       await record('the deactivation', deps.subscriptions.deactivate(key, `push-service-${status}`));
       log.info({ status }, 'subscription gone; deactivated');
@@ -254,20 +287,15 @@ async function bookkeep(
   }
 }
 
-type SendLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'isLevelEnabled'>;
-
 /**
- * A child logger made only when something is logged: most sends log nothing, and a pino child
- * (with redaction) per send was a measurable share of the send path.
+ * The logger of one send, made only when something is logged: most sends log nothing, and a
+ * pino child (with redaction) per send was a measurable share of the send path.
  */
-function lazyChild(parent: Logger, bindings: () => Record<string, unknown>): SendLog {
-  let child: Logger | undefined;
-  const get = () => (child ??= parent.child(bindings()));
-  return {
-    debug: (...args: Parameters<Logger['debug']>) => get().debug(...args),
-    info: (...args: Parameters<Logger['info']>) => get().info(...args),
-    warn: (...args: Parameters<Logger['warn']>) => get().warn(...args),
-    error: (...args: Parameters<Logger['error']>) => get().error(...args),
-    isLevelEnabled: (level) => parent.isLevelEnabled(level),
-  } as SendLog;
+function sendLog(parent: Logger, job: PushJob, subscription: DeliverableSubscription, url: URL): Logger {
+  return parent.child({
+    eventId: job.eventId,
+    user: subscription.user,
+    endpointHost: url.host,
+    requestId: job.requestId,
+  });
 }

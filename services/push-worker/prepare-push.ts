@@ -39,6 +39,7 @@ export function pushRequest(
   body: Buffer,
   authorization: string,
   now: number,
+  url?: URL,
 ): PushRequest {
   // A retry only has what is left of the event's lifetime.
   const remaining = Math.max(0, Math.floor((job.expiresAt - now) / 1000));
@@ -51,5 +52,5 @@ export function pushRequest(
     authorization,
   };
   if (job.topic) headers['topic'] = job.topic;
-  return { endpoint, headers, body };
+  return url ? { endpoint, url, headers, body } : { endpoint, headers, body };
 }

@@ -52,12 +52,22 @@ export function createVapidAuthorizer(options: VapidAuthorizerOptions): VapidAut
   const privateKeys = new Map<string, KeyObject>();
   const headers = new Map<string, CachedHeader>();
 
+  // The last header handed out: consecutive sends mostly share origin and key, and this
+  // spares them building and hashing the cache key.
+  let last: (CachedHeader & { audience: string; publicKey: string }) | undefined;
+
   return {
     authorization(audience, key) {
       const nowSeconds = Math.floor(now() / 1000);
+      if (last && last.audience === audience && last.publicKey === key.publicKey && nowSeconds < last.renewAtSeconds) {
+        return last.value;
+      }
       const cacheKey = `${key.publicKey} ${audience}`;
       const cached = headers.get(cacheKey);
-      if (cached && nowSeconds < cached.renewAtSeconds) return cached.value;
+      if (cached && nowSeconds < cached.renewAtSeconds) {
+        last = { ...cached, audience, publicKey: key.publicKey };
+        return cached.value;
+      }
 
       assertAudience(audience);
       const privateKey =
@@ -66,7 +76,8 @@ export function createVapidAuthorizer(options: VapidAuthorizerOptions): VapidAut
       const exp = nowSeconds + lifetimeSeconds;
       const jwt = signJwt({ aud: audience, exp, sub: subject }, privateKey);
       const value = `vapid t=${jwt}, k=${encodeBase64Url(decodePublicKey(key.publicKey))}`;
-      setBounded(headers, cacheKey, { value, renewAtSeconds: exp - renewBeforeSeconds });
+      const header = setBounded(headers, cacheKey, { value, renewAtSeconds: exp - renewBeforeSeconds });
+      last = { ...header, audience, publicKey: key.publicKey };
       return value;
     },
   };

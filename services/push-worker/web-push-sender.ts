@@ -4,6 +4,8 @@ import { UnsafeAddressError } from './safe-lookup.js';
 
 export interface PushRequest {
   endpoint: string;
+  /** `endpoint` already parsed, when the caller has it: saves parsing it again per send. */
+  url?: URL;
   headers: Record<string, string>;
   body: Buffer;
 }
@@ -26,6 +28,7 @@ export interface PushSender {
 }
 
 const MAX_LOGGED_BODY = 512;
+const MAX_CHECKED_LITERALS = 1000;
 
 /**
  * Web Push over undici: one keep-alive pool per push-service origin, so a TLS handshake is
@@ -55,15 +58,28 @@ export function createWebPushSender(options: {
     }
     return pool;
   };
+  // IP-literal hosts that passed the lookup's check: an address's verdict never changes, so
+  // it is checked once, not per send.
+  const checkedLiterals = new Set<string>();
+  const checkLiteral = async (hostname: string) => {
+    await checkLiteralHost(lookup!, hostname);
+    if (checkedLiterals.size >= MAX_CHECKED_LITERALS) checkedLiterals.clear();
+    checkedLiterals.add(hostname);
+  };
   return {
-    async send(push) {
+    send(push) {
+      let url: URL;
       try {
-        const url = new URL(push.endpoint);
-        if (lookup) await checkLiteralHost(lookup, url.hostname);
-        return await exchange(poolFor(url.origin), `${url.pathname}${url.search}`, push, options.timeoutMs);
+        url = push.url ?? new URL(push.endpoint);
       } catch (err) {
-        throw unsafeAddressIn(err) ?? err;
+        return Promise.reject(err);
       }
+      const { hostname, origin } = url;
+      const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+      if (lookup && !checkedLiterals.has(hostname) && isLiteral(hostname)) {
+        return checkLiteral(hostname).then(() => exchange(poolFor(origin), path, push, options.timeoutMs));
+      }
+      return exchange(poolFor(origin), path, push, options.timeoutMs);
     },
     async close() {
       await Promise.all([...pools.values()].map((pool) => pool.close()));
@@ -93,7 +109,7 @@ function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number
     }, timeoutMs);
     const finish = (err: Error | null) => {
       clearTimeout(timer);
-      if (err) reject(err);
+      if (err) reject(unsafeAddressIn(err) ?? err);
       else resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_LOGGED_BODY) });
     };
     pool.dispatch(
@@ -125,13 +141,14 @@ function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number
   });
 }
 
+const isLiteral = (hostname: string) => hostname.startsWith('[') || isIP(hostname) !== 0;
+
 /**
  * Node's sockets connect to an IP-literal host without calling `lookup`, so a literal is put
  * through the same check here.
  */
 function checkLiteralHost(lookup: LookupFunction, hostname: string): Promise<void> {
   const ip = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  if (!isIP(ip)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     lookup(ip, { all: true }, (err) => (err ? reject(err) : resolve()));
   });
