@@ -14,6 +14,7 @@ import { createPresenceTracker } from '../../shared/presence/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { installAuthorization } from './authorize.js';
 import { createConnectionLimits } from './connection-limits.js';
+import { indexOutgoingQueues } from './outgoing-queues.js';
 import { limitPacketSize, type PacketSizeLimits } from './packet-size-limit.js';
 import { trackPresence } from './presence.js';
 import { createWebSocketListener } from './websocket-listener.js';
@@ -105,6 +106,7 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     keepaliveLimit: limits.maxKeepAliveSeconds,
     connectTimeout: 10_000,
   });
+  if (!config.cluster) indexOutgoingQueues((aedes as unknown as { persistence: unknown }).persistence);
   const topics = createTopics(topicRoot);
   const { identityOf } = installAuthorization(aedes, {
     auth: createAuthenticator(auth),

@@ -33,6 +33,9 @@ interface Pending {
 
 /** Events committed together at most; more wait for the next commit. */
 export const MAX_EVENTS_PER_COMMIT = 500;
+const MAX_COMMITS_AT_ONCE = 4;
+/** Events waiting behind a running commit that justify starting another one beside it. */
+const BACKLOG = 200;
 
 /**
  * Group commit: events that arrive while a commit runs are stored together by the next one,
@@ -41,7 +44,7 @@ export const MAX_EVENTS_PER_COMMIT = 500;
  */
 export function createEventRecorder(deps: EventRecorderDeps, maxBatch = MAX_EVENTS_PER_COMMIT): EventRecorder {
   const waiting: Pending[] = [];
-  let running = false;
+  let running = 0;
 
   async function drain(): Promise<void> {
     while (waiting.length > 0) {
@@ -53,15 +56,16 @@ export function createEventRecorder(deps: EventRecorderDeps, maxBatch = MAX_EVEN
         for (const entry of batch) entry.reject(err);
       }
     }
-    running = false;
+    running -= 1;
   }
 
   return {
     record(job) {
       return new Promise((resolve, reject) => {
         waiting.push({ job, resolve, reject });
-        if (running) return;
-        running = true;
+        // One commit at a time batches best; a backlog (a slow commit) gets a few more.
+        if (running > 0 && (running >= MAX_COMMITS_AT_ONCE || waiting.length < BACKLOG)) return;
+        running += 1;
         // Let the events of the packets already read join this commit.
         setImmediate(() => void drain());
       });

@@ -21,7 +21,12 @@ export interface MqttIntakeOptions {
  * arriving this soon may be redeliveries, and look up the id their first delivery got.
  */
 const REDELIVERY_GRACE_MS = 5_000;
-const DEFAULT_MAX_IN_HAND = 1_000;
+/**
+ * Enough for a second of a busy producer while a commit is slow (a database fsync stalls):
+ * realtime goes on meanwhile. The broker's queue for the intake is indexed (outgoing-queues.ts),
+ * so many unacknowledged messages cost it nothing per message.
+ */
+const DEFAULT_MAX_IN_HAND = 10_000;
 /** How long a stopping intake waits for the events in hand to be stored and acknowledged. */
 const DRAIN_MS = 5_000;
 
