@@ -171,14 +171,30 @@ const REDELIVERY_WINDOW_MS = 600_000;
 export function createRedeliveryIds(redis: Redis, prefix: string): RedeliveryIds {
   const key = (topic: string, messageId: number, payload: Buffer) =>
     `${prefix}:mqtt-delivery:${createHash('sha256').update(`${topic}\u0000${messageId}\u0000`).update(payload).digest('base64url')}`;
+  // Every event in hand remembers its delivery: those of one turn of the event loop go together.
+  let pending: { key: string; value: string; settle: (err: Error | null) => void }[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    const pipeline = redis.pipeline();
+    for (const entry of batch) pipeline.set(entry.key, entry.value, 'PX', REDELIVERY_WINDOW_MS);
+    pipeline.exec().then(
+      (results) => batch.forEach((entry, i) => entry.settle(results?.[i]?.[0] ?? null)),
+      (err: Error) => batch.forEach((entry) => entry.settle(err)),
+    );
+  };
   return {
     async lookUp(topic, messageId, payload) {
       const value = await redis.get(key(topic, messageId, payload));
       if (value === null) return null;
       return { published: value.startsWith('1'), id: value.slice(2) };
     },
-    async remember(topic, messageId, payload, { id, published }) {
-      await redis.set(key(topic, messageId, payload), `${published ? 1 : 0}|${id}`, 'PX', REDELIVERY_WINDOW_MS);
+    remember(topic, messageId, payload, { id, published }) {
+      return new Promise<void>((resolve, reject) => {
+        const settle = (err: Error | null) => (err ? reject(err) : resolve());
+        pending.push({ key: key(topic, messageId, payload), value: `${published ? 1 : 0}|${id}`, settle });
+        if (pending.length === 1) setImmediate(flush);
+      });
     },
   };
 }
