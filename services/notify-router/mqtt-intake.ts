@@ -22,11 +22,11 @@ export interface MqttIntakeOptions {
  */
 const REDELIVERY_GRACE_MS = 5_000;
 /**
- * Enough for a second of a busy producer while a commit is slow (a database fsync stalls):
- * realtime goes on meanwhile. The broker's queue for the intake is indexed (outgoing-queues.ts),
- * so many unacknowledged messages cost it nothing per message.
+ * Covers a commit that is slow for a moment without stalling realtime; more only keeps more
+ * objects alive long enough to be promoted, and the garbage collector pays for that. The
+ * broker's queue for the intake is indexed (outgoing-queues.ts), so its length costs nothing.
  */
-const DEFAULT_MAX_IN_HAND = 10_000;
+const DEFAULT_MAX_IN_HAND = 2_000;
 /** How long a stopping intake waits for the events in hand to be stored and acknowledged. */
 const DRAIN_MS = 5_000;
 
