@@ -26,7 +26,7 @@ const RATE = arg('rate', 2_000);
 const SECONDS = arg('seconds', 10);
 const WARMUP_SECONDS = arg('warmup', 10);
 const SATURATION_EVENTS = arg('events', 50_000);
-const WINDOW = arg('window', 1_000);
+const WINDOW = arg('window', 5_000);
 const GROUP_MEMBERS = arg('members', 100_000);
 const WRITE = !process.argv.includes('--no-write');
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
@@ -111,6 +111,13 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
 function pidsOf(name: string): number[] {
   try {
     return execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
@@ -192,6 +199,7 @@ async function measure(path: Path, extraPids: () => Record<string, number[]>): P
     await sleep(500);
     const groups = { broker: path.pids(), ...extraPids(), bench: [process.pid] };
     const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const machineBefore = machineBusySeconds();
     const t0 = performance.now();
     await publishFlat(producer, path, warm + fixed, SATURATION_EVENTS);
     await receipts.waitFor(total, 120_000);
@@ -199,6 +207,8 @@ async function measure(path: Path, extraPids: () => Record<string, number[]>): P
     const cpu = Object.fromEntries(
       Object.entries(groups).map(([k, pids]) => [k, (pids.reduce((s, p) => s + cpuSeconds(p), 0) - before[k]!) / seconds]),
     );
+    const machine = (machineBusySeconds() - machineBefore) / seconds;
+    cpu['other load'] = Math.max(0, machine - Object.values(cpu).reduce((a, b) => a + b, 0));
     return {
       p50: quantile(sample, 0.5),
       p99: quantile(sample, 0.99),
