@@ -1,7 +1,8 @@
 /**
- * One push-worker process for the benchmark: the real `startDatabase` + `startPushWorker`,
- * started the way `services/push-worker/main.ts` starts them, but configured over IPC and able to
- * report its own `process.cpuUsage()` so the parent can charge CPU to the worker alone.
+ * One push-worker process for the benchmark: the real `startDatabase` + `startPushWorker` from
+ * the compiled `dist/`, started the way `services/push-worker/main.ts` starts them, but
+ * configured over IPC and able to report its own `process.cpuUsage()` so the parent can charge
+ * CPU to the worker alone.
  *
  * parent → child: { type: 'start', settings } | { type: 'cpu' } | { type: 'stop' }
  * child → parent: { type: 'ready' } | { type: 'cpu', cpu, elu, mono } | { type: 'stopped' } | { type: 'error', message }
@@ -10,11 +11,19 @@
  * stdout at a file and scans it afterwards for warnings.
  */
 import { performance } from 'node:perf_hooks';
-import { loadConfig, type PushConfig } from '../../shared/config/index.js';
-import { startDatabase, type Database } from '../../shared/database/index.js';
+import type { PushConfig } from '../../shared/config/index.js';
+import type { Database } from '../../shared/database/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
-import { createLogger } from '../../shared/logging/index.js';
-import { startPushWorker } from '../../services/push-worker/start-push-worker.js';
+
+// The compiled build (the parent runs `npm run build` first), as production runs it: the
+// sources through tsx would measure tsx's output, not what `npm run start:push-worker` runs.
+const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
+const { loadConfig } = (await import(dist('shared/config/index.js'))) as typeof import('../../shared/config/index.js');
+const { startDatabase } = (await import(dist('shared/database/index.js'))) as typeof import('../../shared/database/index.js');
+const { createLogger } = (await import(dist('shared/logging/index.js'))) as typeof import('../../shared/logging/index.js');
+const { startPushWorker } = (await import(
+  dist('services/push-worker/start-push-worker.js')
+)) as typeof import('../../services/push-worker/start-push-worker.js');
 
 export interface WorkerSettings {
   databaseUrl: string;

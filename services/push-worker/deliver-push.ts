@@ -16,8 +16,8 @@ import type { PushResponse, PushSender } from './web-push-sender.js';
 
 export interface DeliverPushDeps {
   subscriptions: SubscriptionStore;
-  /** The key a subscription was made with (or the package's current one). */
-  vapidKeyFor(subscription: DeliverableSubscription): Promise<VapidKey>;
+  /** The key a subscription was made with (or the package's current one); cached keys may come without a promise. */
+  vapidKeyFor(subscription: DeliverableSubscription): VapidKey | Promise<VapidKey>;
   sender: PushSender;
   authorizer: VapidAuthorizer;
   endpointPolicy: EndpointPolicy;
@@ -167,7 +167,9 @@ async function sendOne(
   }
   // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
   // job is retried while an operator fixes the key.
-  const authorization = deps.authorizer.authorization(origin, await deps.vapidKeyFor(subscription));
+  const found = deps.vapidKeyFor(subscription);
+  const vapidKey = found instanceof Promise ? await found : found;
+  const authorization = deps.authorizer.authorization(origin, vapidKey);
   const push = () => exchange(deps, job, subscription, url, body, authorization, now);
   const { response, result } = await (deps.slots ? deps.slots.run(push) : push());
   if (!response) return result;
@@ -228,10 +230,10 @@ async function settle(
   subscription: DeliverableSubscription,
   outcome: SettledOutcome,
 ): Promise<SendResult> {
-  if (deps.onSettled) {
-    await deps.onSettled(subscription.endpointHash, outcome).catch((err: unknown) =>
-      deps.log.error({ err, eventId: job.eventId }, 'could not record a settled push'),
-    );
+  try {
+    await deps.onSettled?.(subscription.endpointHash, outcome);
+  } catch (err) {
+    deps.log.error({ err, eventId: job.eventId }, 'could not record a settled push');
   }
   return RESULT[outcome];
 }

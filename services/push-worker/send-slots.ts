@@ -10,18 +10,36 @@ export interface SendSlots {
 export function createSendSlots(size: number): SendSlots {
   let free = size;
   const waiting: (() => void)[] = [];
+  // Hand the slot straight to the next in line, or give it back.
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  // Made once, not per send: every send passes through here.
+  const done = <T>(value: T) => {
+    release();
+    return value;
+  };
+  const failed = (err: unknown) => {
+    release();
+    throw err;
+  };
+  const start = <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return work().then(done, failed);
+    } catch (err) {
+      release();
+      return Promise.reject(err);
+    }
+  };
   return {
-    async run(work) {
-      if (free > 0) free--;
-      else await new Promise<void>((resolve) => waiting.push(resolve));
-      try {
-        return await work();
-      } finally {
-        // Hand the slot straight to the next in line, or give it back.
-        const next = waiting.shift();
-        if (next) next();
-        else free++;
+    run(work) {
+      if (free > 0) {
+        free--;
+        return start(work);
       }
+      return new Promise<void>((resolve) => waiting.push(resolve)).then(() => start(work));
     },
   };
 }

@@ -3,25 +3,31 @@ import type { DeliverableSubscription, VapidKey, VapidKeyStore } from '../../sha
 /**
  * VAPID keys for sending. A key never changes once stored, so keys by id are cached for good;
  * a package's current key (for subscriptions made before keys were tracked) for a minute, so
- * a rotation done by another process is seen soon.
+ * a rotation done by another process is seen soon. This runs once per send: a cached key comes
+ * back as it is, not in a promise.
  */
 export function createVapidKeyCache(store: VapidKeyStore, now: () => number = Date.now) {
   const byId = new Map<number, VapidKey>();
   const current = new Map<string, { key: VapidKey; until: number }>();
-  return async function vapidKeyFor(subscription: DeliverableSubscription): Promise<VapidKey> {
-    if (subscription.vapidKeyId !== null) {
-      const cached = byId.get(subscription.vapidKeyId);
-      if (cached) return cached;
-      const stored = await store.byId(subscription.vapidKeyId);
-      if (stored) {
-        byId.set(stored.id, stored);
-        return stored;
-      }
-    }
-    const hit = current.get(subscription.package);
-    if (hit && hit.until > now()) return hit.key;
-    const key = await store.current(subscription.package);
-    current.set(subscription.package, { key, until: now() + 60_000 });
+
+  function currentKey(pkg: string): VapidKey | Promise<VapidKey> {
+    const hit = current.get(pkg);
+    return hit && hit.until > now() ? hit.key : loadCurrent(pkg);
+  }
+  async function loadCurrent(pkg: string): Promise<VapidKey> {
+    const key = await store.current(pkg);
+    current.set(pkg, { key, until: now() + 60_000 });
     return key;
+  }
+  async function loadById(id: number, pkg: string): Promise<VapidKey> {
+    const stored = await store.byId(id);
+    if (!stored) return currentKey(pkg);
+    byId.set(stored.id, stored);
+    return stored;
+  }
+
+  return function vapidKeyFor(subscription: DeliverableSubscription): VapidKey | Promise<VapidKey> {
+    if (subscription.vapidKeyId === null) return currentKey(subscription.package);
+    return byId.get(subscription.vapidKeyId) ?? loadById(subscription.vapidKeyId, subscription.package);
   };
 }

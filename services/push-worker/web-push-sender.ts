@@ -97,48 +97,69 @@ export function createWebPushSender(options: {
  */
 function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let status = 0;
-    let headers: PushResponse['headers'] = {};
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let deadlinePassed = false;
-    const timer = setTimeout(() => {
-      deadlinePassed = true;
-      controller?.abort(new Error(`no complete answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const finish = (err: Error | null) => {
-      clearTimeout(timer);
-      if (err) reject(unsafeAddressIn(err) ?? err);
-      else resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_LOGGED_BODY) });
-    };
     pool.dispatch(
       { path, method: 'POST', headers: push.headers, body: push.body },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (deadlinePassed) c.abort(new Error(`no complete answer within ${timeoutMs} ms`));
-        },
-        onResponseStart(_c, statusCode, responseHeaders) {
-          status = statusCode;
-          headers = responseHeaders;
-        },
-        onResponseData(_c, chunk) {
-          // Only an error's body is logged, and only its start.
-          if (status >= 300 && kept < MAX_LOGGED_BODY) {
-            chunks.push(chunk);
-            kept += chunk.length;
-          }
-        },
-        onResponseEnd() {
-          finish(null);
-        },
-        onResponseError(_c, err) {
-          finish(err);
-        },
-      },
+      new ExchangeHandler(resolve, reject, timeoutMs),
     );
   });
+}
+
+/** The state of one exchange, as an object with methods: no closures per push. */
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: PushResponse['headers'] = {};
+  private chunks: Buffer[] | undefined;
+  private kept = 0;
+  private deadlinePassed = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly resolve: (response: PushResponse) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly timeoutMs: number,
+  ) {
+    this.timer = setTimeout(passDeadline, timeoutMs, this);
+  }
+
+  /** Aborts however far the exchange has got. */
+  deadline(): void {
+    this.deadlinePassed = true;
+    this.controller?.abort(new Error(`no complete answer within ${this.timeoutMs} ms`));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.deadlinePassed) controller.abort(new Error(`no complete answer within ${this.timeoutMs} ms`));
+  }
+
+  onResponseStart(_c: unknown, statusCode: number, headers: PushResponse['headers']): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_c: unknown, chunk: Buffer): void {
+    // Only an error's body is logged, and only its start.
+    if (this.status >= 300 && this.kept < MAX_LOGGED_BODY) {
+      (this.chunks ??= []).push(chunk);
+      this.kept += chunk.length;
+    }
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.timer);
+    const text = this.chunks ? Buffer.concat(this.chunks).toString('utf8').slice(0, MAX_LOGGED_BODY) : '';
+    this.resolve({ status: this.status, headers: this.headers, text });
+  }
+
+  onResponseError(_c: unknown, err: Error): void {
+    clearTimeout(this.timer);
+    this.reject(unsafeAddressIn(err) ?? err);
+  }
+}
+
+function passDeadline(handler: ExchangeHandler): void {
+  handler.deadline();
 }
 
 const isLiteral = (hostname: string) => hostname.startsWith('[') || isIP(hostname) !== 0;

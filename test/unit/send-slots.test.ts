@@ -33,4 +33,15 @@ describe('createSendSlots', () => {
     await slots.run(async () => Promise.reject(new Error('boom'))).catch(() => undefined);
     expect(await slots.run(async () => 'next')).to.equal('next');
   });
+
+  it('gives the slot back when the work throws before it returns a promise', async function () {
+    const slots = createSendSlots(1);
+    const thrown = await slots
+      .run(() => {
+        throw new Error('boom');
+      })
+      .catch((err: Error) => err.message);
+    expect(thrown).to.equal('boom');
+    expect(await slots.run(async () => 'next')).to.equal('next');
+  });
 });
