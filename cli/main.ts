@@ -1,29 +1,32 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { loadConfig, readEnv } from '../shared/config/index.js';
-import type { DataSource } from 'typeorm';
-import { createDataSource, createVapidKeyStore, runMigrations } from '../shared/database/index.js';
-import { ConfigError } from '../shared/errors/index.js';
-import { isValidName } from '../shared/topics/index.js';
+import { Command } from 'commander';
 import { generateVapidKeyPair } from '../shared/vapid/index.js';
+import { outcomeOf, USAGE_HINT } from './cli-error.js';
+import { addNotifyCommands } from './notify-commands.js';
+import { parseName } from './parse-options.js';
+import { addSubscriptionCommands } from './subscription-commands.js';
 
-/** Exit codes scripts can rely on: 0 done, 1 the operation failed, 2 the command line is wrong. */
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
-
+// Commands load the database, Redis and queue code only when they run (dynamic imports), so
+// `--help` and usage errors answer at once, before anything connects.
 const program = new Command('axion-push')
   .description('Operate an axion-push deployment. Reads the same settings (environment, .env) as the services.')
   .exitOverride()
-  .showHelpAfterError();
+  .showHelpAfterError(USAGE_HINT)
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 done, 1 failed (bad settings, database or Redis unreachable, nothing delivered),\n' +
+      '2 bad usage or invalid input.',
+  );
 
 program
   .command('migrate')
   .description('apply pending database migrations to DATABASE_URL and exit')
-  .action(() =>
-    withDatabase(async (_dataSource, applied) => {
+  .action(async () => {
+    const { loadCliConfig, withDatabase } = await import('./open-system.js');
+    await withDatabase(loadCliConfig(), async (_dataSource, applied) => {
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the database is up to date');
-    }),
-  );
+    });
+  });
 
 const vapid = program.command('vapid').description('VAPID (RFC 8292) keys');
 vapid
@@ -42,34 +45,23 @@ vapid
 vapid
   .command('rotate')
   .description("make a new key current for the package's new subscriptions (existing ones keep theirs)")
-  .argument('<package>', 'package name')
+  .argument('<package>', 'package name', parseName)
   .action(async (pkg: string) => {
-    if (!isValidName(pkg)) throw new Error('package must be 1-128 characters of [A-Za-z0-9._@-]');
-    await withDatabase(async (dataSource) => {
+    const { loadCliConfig, withDatabase } = await import('./open-system.js');
+    const { createVapidKeyStore } = await import('../shared/database/index.js');
+    await withDatabase(loadCliConfig(), async (dataSource) => {
       const key = await createVapidKeyStore(dataSource).rotate(pkg);
       console.log(`new current key of ${pkg} (id ${key.id}): ${key.publicKey}`);
     });
   });
 
-/** Opens `DATABASE_URL` with migrations applied, runs `work`, and closes it again. */
-async function withDatabase<T>(work: (dataSource: DataSource, applied: string[]) => Promise<T>): Promise<T> {
-  const config = loadConfig(readEnv(process.env));
-  const dataSource = createDataSource(config.database);
-  await dataSource.initialize();
-  try {
-    return await work(dataSource, await runMigrations(dataSource));
-  } finally {
-    await dataSource.destroy();
-  }
-}
+addNotifyCommands(program);
+addSubscriptionCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) {
-    // --help and --version end here too, with exit code 0.
-    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
-  }
-  console.error(err instanceof ConfigError ? err.message : `axion-push: ${(err as Error).message}`);
-  process.exit(EXIT_FAILED);
+  const { exitCode, lines } = outcomeOf(err);
+  for (const line of lines) console.error(line);
+  process.exit(exitCode);
 }
