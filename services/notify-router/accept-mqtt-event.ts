@@ -55,7 +55,7 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
   const read = readEvent(deps.topics, delivery);
   if ('code' in read) return { published: Promise.resolve(), result: Promise.resolve(read) };
   const { pkg, target, event } = read;
-  const earlier = delivery.maybeRedelivered ? lookUp(deps, delivery, persist) : Promise.resolve(null);
+  const earlier = delivery.maybeRedelivered ? lookUp(deps, delivery, persist) : NOTHING_EARLIER;
   if (!('user' in target) || event.sendAt !== undefined) {
     const result = refusalOrThrow(async () => {
       event.id ??= (await earlier)?.id ?? randomUUID();
@@ -67,13 +67,20 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
     return { published: Promise.resolve(), result };
   }
 
-  const published = earlier.then((first) => {
+  const publish = (first: EarlierDelivery | null) => {
     event.id ??= first?.id ?? randomUUID();
     const job = newRouteJob({ package: pkg, target, event, source: 'mqtt' }, new Date());
     const message = messageJson(job, target.user);
     if (first?.published) return { job, sent: Promise.resolve() };
     return { job, sent: deps.realtime.publish(deps.topics.push(pkg, target.user), message) };
-  });
+  };
+  // A fresh delivery is published now, in this turn; a possible redelivery after its look-up.
+  let published: Promise<ReturnType<typeof publish>>;
+  try {
+    published = delivery.maybeRedelivered ? earlier.then(publish) : Promise.resolve(publish(null));
+  } catch (err) {
+    published = Promise.reject(err);
+  }
   const result = refusalOrThrow(async () => {
     const { job, sent } = await published;
     // A publish the broker did not take is left to the route worker, which retries it.
@@ -88,6 +95,8 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
   });
   return { published: published.then(() => undefined, () => undefined), result };
 }
+
+const NOTHING_EARLIER: Promise<EarlierDelivery | null> = Promise.resolve(null);
 
 type ReadEvent = { pkg: string; target: Target; event: Event } | (MqttIntakeResult & { accepted: false });
 
