@@ -57,6 +57,10 @@ export function unsignedToken(claims: TokenClaims): string {
   return `${part({ alg: 'none', typ: 'JWT' })}.${part({ exp: nowSeconds() + 600, ...claims })}.`;
 }
 
+/** What a token may get wrong that must get it refused everywhere. */
+export const REFUSAL_RULES = ['alg none', 'a wrong signature', 'a past exp', 'a future nbf'] as const;
+export type RefusalRule = (typeof REFUSAL_RULES)[number];
+
 /**
  * The token that each refusal rule is about, for `user` in `packages`, made with `key`: none,
  * signed by another key, expired a minute ago, not valid for another hour.
@@ -66,12 +70,12 @@ export async function refusedTokens(
   other: SigningKey | string,
   user: string,
   packages: string[],
-): Promise<Array<[what: string, token: string]>> {
+): Promise<Record<RefusalRule, string>> {
   const claims = { sub: user, packages };
-  return [
-    ['alg none', unsignedToken(claims)],
-    ['a wrong signature', await signToken(other, claims)],
-    ['a past exp', await signToken(key, { ...claims, exp: nowSeconds() - 60 })],
-    ['a future nbf', await signToken(key, { ...claims, nbf: nowSeconds() + 3_600 })],
-  ];
+  return {
+    'alg none': unsignedToken(claims),
+    'a wrong signature': await signToken(other, claims),
+    'a past exp': await signToken(key, { ...claims, exp: nowSeconds() - 60 }),
+    'a future nbf': await signToken(key, { ...claims, nbf: nowSeconds() + 3_600 }),
+  };
 }
