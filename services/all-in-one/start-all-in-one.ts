@@ -63,7 +63,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       mqttLogin = { username: router.name, password: router.key };
       const embedded = await startBroker({
         config: config.broker,
-        auth: { jwtSecret, apiKeys: [...apiKeys, router] },
+        auth: { ...config.auth, jwtSecret, apiKeys: [...apiKeys, router] },
         topicRoot: config.mqtt.topicRoot,
         redis,
         log,
@@ -91,7 +91,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
     );
     const api = await startSubscriptionApi({
       http: config.http,
-      auth: { jwtSecret, apiKeys },
+      auth: { ...config.auth, jwtSecret, apiKeys },
       push: config.push,
       redis,
       dataSource,

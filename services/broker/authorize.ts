@@ -1,11 +1,12 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes';
-import type { Authenticator } from '../../shared/auth/index.js';
-import { UnauthenticatedError } from '../../shared/errors/index.js';
+import { accessTokenCookie, type Authenticator, type ServiceCaller } from '../../shared/auth/index.js';
+import { UnauthenticatedError, UnavailableError } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { Identity, TopicAcl } from './topic-acl.js';
 
 /** MQTT 3.1.1 §3.2.2.3: CONNACK return codes. */
 const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
@@ -15,8 +16,10 @@ function refusal(message: string, returnCode: number): AuthenticateError {
 
 /**
  * Installs authentication and the topic ACL on an aedes broker. A session logs in with the
- * same credentials as the API: username = user id and password = that user's JWT, or
- * username = an API key's name and password = the key (services, admins, the router).
+ * same credentials as the API: username = user id and password = that user's JWT (or whatever
+ * the auth webhook accepts as `Authorization: Bearer <password>`), or username = an API key's
+ * name and password = the key (services, admins, the router). When the JWKS or the webhook
+ * cannot tell, the login gets CONNACK 3 (server unavailable), never a session.
  */
 export function installAuthorization(
   aedes: Aedes,
@@ -27,6 +30,8 @@ export function installAuthorization(
     /** The client id all routers share; only the router role may use it. */
     routerClientId: string;
     cookieOriginAllowed: (origin: string | undefined) => boolean;
+    /** The auth webhook is on: a cookie without `access_token` may still be the app's session. */
+    webhook: boolean;
     log: Logger;
   },
 ): { identityOf(client: Client): Identity | undefined } {
@@ -34,18 +39,15 @@ export function installAuthorization(
   const identities = new WeakMap<Client, Identity>();
 
   aedes.authenticate = (client, username, password, done) => {
-    const secret = password?.toString('utf8');
-    // Over WebSocket a browser may log in with its access_token cookie instead of a password,
-    // but only from a page of an allowed origin: any site can open a WebSocket with the cookie.
-    const cookieToken =
-      secret || !deps.cookieOriginAllowed(client.req?.headers.origin)
-        ? undefined
-        : accessTokenCookie(client.req?.headers.cookie);
-    if (!secret && !cookieToken) return done(refusal('username and password required', NOT_AUTHORIZED), false);
-    const identifying = cookieToken
-      ? identifyByCookie(auth, username, cookieToken)
-      : identify(auth, username ?? '', secret ?? '');
-    identifying.then(
+    const secret = password?.toString('utf8') || undefined;
+    // Over WebSocket a browser may log in with its cookie instead of a password, but only from
+    // a page of an allowed origin: any site can open a WebSocket that carries the cookie.
+    const cookie = deps.cookieOriginAllowed(client.req?.headers.origin) ? client.req?.headers.cookie : undefined;
+    const cookieCounts = accessTokenCookie(cookie) !== undefined || (deps.webhook && cookie !== undefined);
+    if (!secret && !cookieCounts) {
+      return done(refusal('username and password required', NOT_AUTHORIZED), false);
+    }
+    identify(auth, username || undefined, secret, cookie).then(
       (identity) => {
         // All routers share one session: nobody else may take it over by its client id.
         const routerSession = client.id === deps.routerClientId;
@@ -59,8 +61,14 @@ export function installAuthorization(
         done(null, true);
       },
       (err: unknown) => {
+        const unavailable = err instanceof UnavailableError;
         log.info({ clientId: client.id, username, reason: (err as Error).message }, 'mqtt login refused');
-        done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+        done(
+          unavailable
+            ? refusal('authentication is unavailable', SERVER_UNAVAILABLE)
+            : refusal('bad username or password', BAD_USERNAME_OR_PASSWORD),
+          false,
+        );
       },
     );
   };
@@ -107,35 +115,32 @@ function sessionIdOf(identity: Identity, clientId: string): string {
   return identity.kind === 'user' ? `user:${identity.user}/${clientId}` : `service:${identity.name}/${clientId}`;
 }
 
-async function identifyByCookie(auth: Authenticator, username: string | undefined, token: string): Promise<Identity> {
-  const user = await auth.user(`Bearer ${token}`);
-  if (username && user.user !== username) throw new UnauthenticatedError('username does not match the token');
+/**
+ * A service key first (never sent on to the webhook), then the user's credentials: the password
+ * as `Authorization: Bearer <password>`, and the cookie of an allowed WebSocket page.
+ */
+async function identify(
+  auth: Authenticator,
+  username: string | undefined,
+  secret: string | undefined,
+  cookie: string | undefined,
+): Promise<Identity> {
+  if (secret) {
+    if (!username) throw new UnauthenticatedError('username required');
+    const service = serviceKey(auth, secret);
+    if (service && service.name !== username) throw new UnauthenticatedError('username does not match the key');
+    if (service) return service;
+  }
+  const user = await auth.user({ authorization: secret && `Bearer ${secret}`, cookie });
+  if (username && user.user !== username) throw new UnauthenticatedError('username does not match the user');
   return user;
 }
 
-/** The `access_token` cookie of a WebSocket upgrade request, if any. */
-function accessTokenCookie(header: string | undefined): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name !== 'access_token' || value.length === 0) continue;
-    try {
-      return decodeURIComponent(value.join('='));
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-async function identify(auth: Authenticator, username: string, secret: string): Promise<Identity> {
-  if (!username) throw new UnauthenticatedError('username required');
+/** The service whose API key `secret` is, or undefined for anything else (a user's credentials). */
+function serviceKey(auth: Authenticator, secret: string): ServiceCaller | undefined {
   try {
-    const service = auth.service(undefined, secret);
-    if (service.name !== username) throw new UnauthenticatedError('username does not match the key');
-    return service;
+    return auth.service(undefined, secret);
   } catch {
-    const user = await auth.user(`Bearer ${secret}`);
-    if (user.user !== username) throw new UnauthenticatedError('username does not match the token');
-    return user;
+    return undefined;
   }
 }

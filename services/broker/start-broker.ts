@@ -5,7 +5,7 @@ import { Aedes } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
-import { createAuthenticator } from '../../shared/auth/index.js';
+import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
 import type { AuthConfig, BrokerConfig, BrokerLimits, RedisConfig } from '../../shared/config/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -28,8 +28,8 @@ export interface Broker extends Service {
 
 export interface BrokerDeps {
   config: BrokerConfig;
-  /** Who may connect: the same JWT secret and API keys as the HTTP API. */
-  auth: AuthConfig & { jwtSecret: string };
+  /** Who may connect: the same user authentication and API keys as the HTTP API. */
+  auth: AuthConfig & Pick<AuthenticatorOptions, 'jwksCooldownMs'>;
   topicRoot: string;
   /** Where presence is kept, so that routers and workers see who is online. */
   redis: RedisConfig & { url: string };
@@ -109,11 +109,12 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
   if (!config.cluster) indexOutgoingQueues((aedes as unknown as { persistence: unknown }).persistence);
   const topics = createTopics(topicRoot);
   const { identityOf } = installAuthorization(aedes, {
-    auth: createAuthenticator(auth),
+    auth: createAuthenticator({ ...auth, log }),
     acl: createTopicAcl(topics),
     maxPayloadBytes: limits.maxPayloadBytes,
     routerClientId: topics.routerClientId,
     cookieOriginAllowed: (origin) => originAllowed(origin, config.cookieOrigins),
+    webhook: auth.webhook !== undefined,
     log,
   });
   const perAddress = createConnectionLimits({

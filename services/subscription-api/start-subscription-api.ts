@@ -20,14 +20,15 @@ import {
 } from '../../shared/metrics/index.js';
 import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import { createAuthenticator } from '../../shared/auth/index.js';
+import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
+import { ConfigError } from '../../shared/errors/index.js';
 import { createApp } from './create-app.js';
 import type { DemoOptions } from './demo.routes.js';
 import { DEMO_PACKAGE } from './demo-session.js';
 
 export interface SubscriptionApiDeps {
   http: HttpConfig;
-  auth: AuthConfig & { jwtSecret: string };
+  auth: AuthConfig & Pick<AuthenticatorOptions, 'jwksCooldownMs'>;
   push: Pick<PushConfig, 'endpointPolicy' | 'vapidDefaultKey'>;
   redis: RedisConfig & { url: string };
   dataSource: DataSource;
@@ -42,6 +43,12 @@ export interface SubscriptionApiDeps {
   demo?: Omit<DemoOptions, 'jwtSecret'>;
 }
 
+/** The demo signs its users in with HS256 tokens of its own. */
+function demoSecret(jwtSecret: string | undefined): string {
+  if (!jwtSecret) throw new ConfigError('DEMO_PAGE needs AUTH_JWT_SECRET: the demo signs its users in with it');
+  return jwtSecret;
+}
+
 export interface SubscriptionApi extends Service {
   port: number;
 }
@@ -53,6 +60,7 @@ export interface SubscriptionApi extends Service {
  */
 export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<SubscriptionApi> {
   const log = deps.log.child({ part: 'subscription-api' });
+  const demo = deps.demo && { ...deps.demo, jwtSecret: demoSecret(deps.auth.jwtSecret) };
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   // Opened only to count jobs for queue depth; they share the API's Redis connection.
@@ -64,7 +72,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
   const app = createApp({
-    auth: createAuthenticator(deps.auth),
+    auth: createAuthenticator({ ...deps.auth, log }),
     subscriptions: createSubscriptionStore(deps.dataSource),
     vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
     notifications: createNotificationStore(deps.dataSource),
@@ -74,7 +82,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     endpointPolicy: deps.push.endpointPolicy,
     log,
     metrics: { registry, httpMetrics: createHttpMetrics(registry) },
-    demo: deps.demo && { ...deps.demo, jwtSecret: deps.auth.jwtSecret },
+    demo,
   });
   const server = createServer(app);
   let port: number;

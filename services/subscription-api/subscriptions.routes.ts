@@ -15,6 +15,7 @@ import {
   unregisterSubscription,
   type SubscriptionDeps,
 } from './register-subscription.js';
+import { userCredentials } from './user-credentials.js';
 
 const listQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
 
@@ -23,14 +24,14 @@ export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticato
   const router = Router();
 
   router.post('/v1/subscriptions', async (req, res) => {
-    const caller = await deps.auth.user(req.headers.authorization);
+    const caller = await deps.auth.user(userCredentials(req.headers));
     const input = parseOrThrow(subscriptionRequestSchema, req.body, 'subscription');
     const result = await registerSubscription(deps, caller, input, req.headers['user-agent']);
     res.status(result.created ? 201 : 200).json({ ok: true, id: result.id, total: result.total });
   });
 
   router.delete('/v1/subscriptions', async (req, res) => {
-    const caller = await deps.auth.user(req.headers.authorization);
+    const caller = await deps.auth.user(userCredentials(req.headers));
     const input = parseOrThrow(unsubscribeRequestSchema, req.body, 'unsubscribe request');
     await unregisterSubscription(deps, caller, input);
     res.json({ ok: true });
@@ -73,7 +74,7 @@ async function listingScope(
   query: { user?: string },
 ): Promise<{ user: string; packages: readonly string[] | '*' }> {
   if (query.user === undefined) {
-    const caller = await auth.user(headers.authorization);
+    const caller = await auth.user(userCredentials(headers));
     return { user: caller.user, packages: caller.packages };
   }
   const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : undefined;

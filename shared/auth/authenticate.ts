@@ -1,14 +1,11 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import type { ApiKey } from '../config/index.js';
-import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
-import { isValidName } from '../topics/index.js';
-
-export interface UserCaller {
-  kind: 'user';
-  user: string;
-  packages: readonly string[];
-}
+import { UnauthenticatedError, UnavailableError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { accessTokenCookie, bearerToken, type UserCaller, type UserCredentials } from './credentials.js';
+import { createJwtUsers, type JwtUserOptions } from './jwt-users.js';
+import type { UserCheck } from './user-check.js';
+import { createWebhookUsers, type WebhookUserOptions } from './webhook-users.js';
 
 export interface ServiceCaller {
   kind: 'service';
@@ -19,48 +16,64 @@ export interface ServiceCaller {
 }
 
 export interface Authenticator {
-  /** Verifies a user's JWT (HS256); `sub` is the user, the `packages` claim their packages. */
-  user(authorization: string | undefined): Promise<UserCaller>;
+  /**
+   * Signs a user in: a JWT (the Bearer token, else the `access_token` cookie), then the auth
+   * webhook, as configured. A bare string is taken as the Authorization header. Throws
+   * UnauthenticatedError (401), or UnavailableError (503) when a JWKS or the webhook could
+   * not tell and nothing else accepted the credentials.
+   */
+  user(credentials: UserCredentials | string | undefined): Promise<UserCaller>;
   /** Finds the API key a service presented. */
   service(authorization: string | undefined, apiKeyHeader: string | undefined): ServiceCaller;
 }
 
-function bearer(authorization: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-  return match?.[1];
+export interface AuthenticatorOptions extends Omit<JwtUserOptions, 'secret'> {
+  jwtSecret?: string | undefined;
+  webhook?: WebhookUserOptions | undefined;
+  apiKeys: readonly ApiKey[];
+  log?: Logger | undefined;
 }
+
+/** Seconds a caller is told to wait when the JWKS or the webhook could not tell. */
+const RETRY_AFTER_SECONDS = 5;
 
 // Comparing digests keeps the comparison constant-time whatever the presented key's length.
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-export function createAuthenticator(options: {
-  jwtSecret: string;
-  apiKeys: readonly ApiKey[];
-}): Authenticator {
-  const secret = new TextEncoder().encode(options.jwtSecret);
-  const keys = options.apiKeys.map((k) => ({ ...k, digest: digest(k.key) }));
+/**
+ * Builds the API's and the broker's authentication from the settings: user JWTs (HS256 secret
+ * and/or JWKS), the auth webhook, and service API keys. Opens nothing until first used.
+ */
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const { jwtSecret, webhook, apiKeys, log, ...jwtOptions } = options;
+  const jwt = jwtSecret || jwtOptions.jwksUrl ? createJwtUsers({ ...jwtOptions, secret: jwtSecret }) : undefined;
+  const hook = webhook ? createWebhookUsers(webhook, log?.child({ part: 'auth-webhook' })) : undefined;
+  const keys = apiKeys.map((k) => ({ ...k, digest: digest(k.key) }));
 
   return {
-    async user(authorization) {
-      const token = bearer(authorization);
-      if (!token) throw new UnauthenticatedError('a user token is required (Authorization: Bearer <JWT>)');
-      let payload;
-      try {
-        // A token without exp would be valid forever: refuse it.
-        ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], requiredClaims: ['exp'] }));
-      } catch (err) {
-        const expired = err instanceof joseErrors.JWTExpired;
-        throw new UnauthenticatedError(expired ? 'the token has expired' : 'the token is not valid');
+    async user(given) {
+      const credentials = typeof given === 'object' ? given : { authorization: given };
+      const token = bearerToken(credentials.authorization) ?? accessTokenCookie(credentials.cookie);
+      const checks: UserCheck[] = [];
+      if (jwt && token) {
+        const check = await jwt(token);
+        if ('caller' in check) return check.caller;
+        if ('refused' in check && check.final) throw new UnauthenticatedError(check.refused);
+        checks.push(check);
       }
-      const { sub, packages } = payload as { sub?: unknown; packages?: unknown };
-      if (!isValidName(sub)) throw new UnauthenticatedError('the token has no valid sub (user id)');
-      if (!Array.isArray(packages) || !packages.every(isValidName)) {
-        throw new UnauthenticatedError('the token has no valid packages claim');
+      if (hook && (credentials.authorization || credentials.cookie)) {
+        const check = await hook(credentials);
+        if ('caller' in check) return check.caller;
+        checks.push(check);
       }
-      return { kind: 'user', user: sub, packages };
+      const unavailable = checks.find((c) => 'unavailable' in c);
+      if (unavailable) throw new UnavailableError(unavailable.unavailable, RETRY_AFTER_SECONDS);
+      const refused = checks.find((c) => 'refused' in c);
+      if (refused) throw new UnauthenticatedError(refused.refused);
+      throw new UnauthenticatedError('a user token is required (Authorization: Bearer <JWT> or the access_token cookie)');
     },
     service(authorization, apiKeyHeader) {
-      const presented = apiKeyHeader ?? bearer(authorization);
+      const presented = apiKeyHeader ?? bearerToken(authorization);
       if (!presented) throw new UnauthenticatedError('an API key is required (X-API-Key or Authorization: Bearer)');
       const presentedDigest = digest(presented);
       const key = keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
@@ -68,10 +81,4 @@ export function createAuthenticator(options: {
       return { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
     },
   };
-}
-
-/** Throws unless the caller may act for `pkg`. */
-export function assertPackageAccess(caller: Pick<ServiceCaller, 'packages'>, pkg: string): void {
-  const allowed = caller.packages === '*' || caller.packages.includes(pkg);
-  if (!allowed) throw new ForbiddenError(`not allowed for package ${pkg}`);
 }

@@ -12,5 +12,6 @@ export type {
   PortSetting,
 } from './load-config.js';
 export { parseApiKeys, formatApiKeys } from './api-keys.js';
+export { requireUserAuth } from './auth-settings.js';
 export type { ApiKey } from './api-keys.js';
 export { readEnv } from './read-env.js';

@@ -5,7 +5,8 @@ import { ConfigError } from '../errors/index.js';
 import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../push-endpoints/index.js';
 import { isValidTopicRoot } from '../topics/index.js';
 import { vapidPairProblem } from '../vapid/index.js';
-import { parseApiKeys, type ApiKey } from './api-keys.js';
+import { parseApiKeys } from './api-keys.js';
+import { authSettings, toAuthConfig, type AuthConfig } from './auth-settings.js';
 
 /** A listening port and whether the operator chose it (a chosen port never moves). */
 export interface PortSetting {
@@ -72,10 +73,7 @@ export interface HttpConfig {
    */
   demoPage?: boolean | undefined;
 }
-export interface AuthConfig {
-  jwtSecret: string | undefined;
-  apiKeys: ApiKey[];
-}
+export type { AuthConfig } from './auth-settings.js';
 export interface PushConfig {
   vapidSubject: string;
   /** `VAPID_PUBLIC_KEY` + `VAPID_PRIVATE_KEY`: the key of every package that has none yet. */
@@ -168,6 +166,7 @@ const schema = z
   METRICS_PORT: port.optional(),
   DEMO_PAGE: flag.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ...authSettings,
   API_KEYS: z
     .string()
     .default('')
@@ -260,7 +259,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       metricsPort: e.METRICS_PORT,
       demoPage: e.DEMO_PAGE,
     },
-    auth: { jwtSecret: e.AUTH_JWT_SECRET, apiKeys: e.API_KEYS },
+    auth: toAuthConfig(e),
     push: {
       vapidSubject: e.VAPID_SUBJECT,
       vapidDefaultKey:

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { createConnection } from 'mysql2/promise';
 import { Fleet } from '../support/fleet.js';
 import { LocalPushService } from '../support/local-push-service.js';
+import { obliterateQueues } from '../support/queues.js';
 import { runCli } from '../support/run-cli.js';
 import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
 import {
@@ -81,6 +82,22 @@ describe('axion-push CLI against a running system (MariaDB, Redis, local push se
     const result = await cli(['test-push', 'nobody-here', '--package', PKG]);
     expect(result.code).to.equal(1);
     expect(result.stderr.trim()).to.equal('axion-push: nobody-here has no active subscription in package crm: nothing to test');
+  });
+
+  it('test-push --wait exits 1 when no router takes the event in time, saying what to check', async function () {
+    const s = await subscriber();
+    const elsewhere = `cli${randomUUID().slice(0, 8)}`;
+    try {
+      // Another queue prefix: no router of this system reads it.
+      const result = await runCli(['test-push', s.user, '--package', PKG, '--wait', '--timeout', '1'], { ...cliEnv, QUEUE_PREFIX: elsewhere });
+      expect(result.code).to.equal(1);
+      expect(result.stdout.trim()).to.match(/^[0-9a-f-]{36}$/);
+      expect(result.stderr.trim()).to.equal(
+        'axion-push: no outcome within 1 s (sent 0, failed 0, expired 0, cleaned 0): are the notify-router and push-worker running?',
+      );
+    } finally {
+      await obliterateQueues(TEST_REDIS_URL, elsewhere);
+    }
   });
 
   it('send to a user reaches the dashboard and the browser; the same --id again is a no-op, other content under it exits 1', async function () {
