@@ -89,7 +89,7 @@ export async function deliverPush(
   // blinks) must not lose the outcomes of the others, or a retry would send to them again.
   const plaintextFor = createPlaintexts(job);
   const results = await Promise.allSettled(
-    subscriptions.map((s) => sendOne(deps, job, s, plaintextFor(s.user), now)),
+    subscriptions.map((s) => sendOne(deps, job, s, plaintextFor, now)),
   );
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;
@@ -137,7 +137,7 @@ async function sendOne(
   deps: DeliverPushDeps,
   job: PushJob,
   subscription: DeliverableSubscription,
-  plaintext: Buffer,
+  plaintextFor: (user: string) => Buffer,
   now: () => number,
 ): Promise<SendResult> {
   const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
@@ -155,22 +155,9 @@ async function sendOne(
   const paused = deps.originGate.waitFor(origin);
   if (paused > 0) return { outcome: 'retry', retryAfterMs: paused };
 
-  let body: Buffer;
-  try {
-    body = encryptMessage(plaintext, subscription);
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err;
-    // Keys that cannot encrypt will never work: the browser must subscribe again.
-    await deps.subscriptions.deactivate(keyOf(subscription), 'invalid-keys');
-    sendLog(deps.log, job, subscription, url).warn({ err: err.message }, 'subscription keys unusable; deactivated');
-    return settle(deps, job, subscription, 'gone');
-  }
-  // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
-  // job is retried while an operator fixes the key.
   const found = deps.vapidKeyFor(subscription);
   const vapidKey = found instanceof Promise ? await found : found;
-  const authorization = deps.authorizer.authorization(origin, vapidKey);
-  const push = () => exchange(deps, job, subscription, url, body, authorization, now);
+  const push = () => exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
   const { response, result } = await (deps.slots ? deps.slots.run(push) : push());
   if (!response) return result;
   if (result.outcome === 'sent') {
@@ -188,16 +175,33 @@ async function sendOne(
   return result;
 }
 
-/** One request and its answer, inside a send slot when there are slots. */
+/**
+ * Encrypts and sends one message and takes its answer, inside a send slot when there are
+ * slots. Encrypting here, not before waiting for a slot, keeps a job's bodies from piling up
+ * while they wait: fewer live objects for every garbage collection.
+ */
 async function exchange(
   deps: DeliverPushDeps,
   job: PushJob,
   subscription: DeliverableSubscription,
   url: URL,
-  body: Buffer,
-  authorization: string,
+  plaintextFor: (user: string) => Buffer,
+  vapidKey: VapidKey,
   now: () => number,
 ): Promise<Exchanged> {
+  let body: Buffer;
+  try {
+    body = encryptMessage(plaintextFor(subscription.user), subscription);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    // Keys that cannot encrypt will never work: the browser must subscribe again.
+    await deps.subscriptions.deactivate(keyOf(subscription), 'invalid-keys');
+    sendLog(deps.log, job, subscription, url).warn({ err: err.message }, 'subscription keys unusable; deactivated');
+    return { response: null, result: await settle(deps, job, subscription, 'gone') };
+  }
+  // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
+  // job is retried while an operator fixes the key.
+  const authorization = deps.authorizer.authorization(url.origin, vapidKey);
   const started = now();
   let response: PushResponse;
   try {
