@@ -165,43 +165,60 @@ export interface RedeliveryIds {
 /**
  * How long a delivery is remembered: far longer than a redelivery takes (the broker sends
  * unacknowledged messages again as soon as a router resumes the session), short enough that
- * two identical events with the same packet id rarely meet.
+ * two identical events with the same packet id rarely meet. Notes go into one Redis hash per
+ * period, so that the notes of a turn of the event loop are one HSET, not a SET each.
  */
-const REDELIVERY_WINDOW_MS = 600_000;
+const PERIOD_MS = 300_000;
+const PERIODS_KEPT = 2;
 
 /**
  * Remembers, per (topic, packet id, payload), the event id a QoS 1 message got and whether its
  * realtime publish went out. The broker redelivers an unacknowledged message (the router died
  * before its PUBACK, or another router took over the session) with the same packet id: it gets
  * the same id, so storing and routing it again is a no-op, and is not published twice. Only
- * messages that may be redeliveries look up; every delivery overwrites what an earlier message
- * with the same packet id left.
+ * messages that may be redeliveries look up (newest period first); every delivery overwrites
+ * what an earlier message with the same packet id left in the current period.
  */
-export function createRedeliveryIds(redis: Redis, prefix: string): RedeliveryIds {
-  const key = (topic: string, messageId: number, payload: Buffer) =>
-    `${prefix}:mqtt-delivery:${createHash('sha256').update(`${topic}\u0000${messageId}\u0000`).update(payload).digest('base64url')}`;
-  // Every event in hand remembers its delivery: those of one turn of the event loop go together.
-  let pending: { key: string; value: string; settle: (err: Error | null) => void }[] = [];
+export function createRedeliveryIds(redis: Redis, prefix: string, now: () => number = Date.now): RedeliveryIds {
+  const field = (topic: string, messageId: number, payload: Buffer) =>
+    createHash('sha256').update(`${topic}\u0000${messageId}\u0000`).update(payload).digest('base64url');
+  const periodKey = (period: number) => `${prefix}:mqtt-deliveries:${period}`;
+  let pending: { field: string; value: string; settle: (err: Error | null) => void }[] = [];
   const flush = () => {
     const batch = pending;
     pending = [];
-    const pipeline = redis.pipeline();
-    for (const entry of batch) pipeline.set(entry.key, entry.value, 'PX', REDELIVERY_WINDOW_MS);
-    pipeline.exec().then(
-      (results) => batch.forEach((entry, i) => entry.settle(results?.[i]?.[0] ?? null)),
-      (err: Error) => batch.forEach((entry) => entry.settle(err)),
-    );
+    const period = Math.floor(now() / PERIOD_MS);
+    const key = periodKey(period);
+    redis
+      .multi()
+      .hset(key, ...batch.flatMap((entry) => [entry.field, entry.value]))
+      .pexpireat(key, (period + 1 + PERIODS_KEPT) * PERIOD_MS)
+      .exec()
+      .then(
+        (results) => {
+          const err = results?.find(([failed]) => failed)?.[0] ?? null;
+          for (const entry of batch) entry.settle(err);
+        },
+        (err: Error) => batch.forEach((entry) => entry.settle(err)),
+      );
   };
   return {
     async lookUp(topic, messageId, payload) {
-      const value = await redis.get(key(topic, messageId, payload));
-      if (value === null) return null;
-      return { published: value.startsWith('1'), id: value.slice(2) };
+      const period = Math.floor(now() / PERIOD_MS);
+      const name = field(topic, messageId, payload);
+      const pipeline = redis.pipeline();
+      for (let back = 0; back <= PERIODS_KEPT; back++) pipeline.hget(periodKey(period - back), name);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [err, value] of results) {
+        if (err) throw err;
+        if (typeof value === 'string') return { published: value.startsWith('1'), id: value.slice(2) };
+      }
+      return null;
     },
     remember(topic, messageId, payload, { id, published }) {
       return new Promise<void>((resolve, reject) => {
         const settle = (err: Error | null) => (err ? reject(err) : resolve());
-        pending.push({ key: key(topic, messageId, payload), value: `${published ? 1 : 0}|${id}`, settle });
+        pending.push({ field: field(topic, messageId, payload), value: `${published ? 1 : 0}|${id}`, settle });
         if (pending.length === 1) setImmediate(flush);
       });
     },

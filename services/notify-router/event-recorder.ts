@@ -76,6 +76,7 @@ export function createEventRecorder(deps: EventRecorderDeps, maxBatch = MAX_EVEN
 async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<RecordOutcome[]> {
   const rows = await deps.notifications.recordMany(jobs);
   const outcomes = jobs.map((job): RecordOutcome => {
+    if (rows === 'created') return 'recorded';
     const row = rows.get(job.id);
     if (!row) throw new Error(`event ${job.id} was not stored`);
     if (!isSameEvent(row, job)) return 'conflict';
@@ -90,7 +91,8 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
   await Promise.all([
     deps.routeQueue.addBulk(recorded.filter((job) => !done(job))),
     deps.status.setMany(
-      recorded.filter(done).map((job) => [job.id, { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 }] as const),
+      recorded.filter(done).map((job) => job.id),
+      { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 },
     ),
   ]);
   const conflicts = jobs.length - recorded.length;

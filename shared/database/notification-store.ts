@@ -11,10 +11,11 @@ export interface NotificationStore {
    */
   record(job: RouteJob): Promise<{ created: true } | { created: false; existing: NotificationRow }>;
   /**
-   * Records many accepted events with one insert (rows whose id is taken are left alone) and
-   * answers the row stored under each id, new or earlier, for the caller to compare.
+   * Records many accepted events with one insert (rows whose id is taken are left alone).
+   * Answers `created` when every row went in; otherwise the row stored under each id, new or
+   * earlier, for the caller to compare.
    */
-  recordMany(jobs: readonly RouteJob[]): Promise<Map<string, NotificationRow>>;
+  recordMany(jobs: readonly RouteJob[]): Promise<'created' | Map<string, NotificationRow>>;
   get(id: string): Promise<NotificationRow | null>;
 }
 
@@ -45,11 +46,12 @@ export function createNotificationStore(dataSource: DataSource): NotificationSto
       }
     },
     async recordMany(jobs) {
-      if (jobs.length === 0) return new Map();
-      const rows = new Map(jobs.map((job) => [job.id, notificationRow(job)]));
+      if (jobs.length === 0) return 'created';
+      const rows = new Map<string, NotificationRow>();
+      for (const job of jobs) if (!rows.has(job.id)) rows.set(job.id, notificationRow(job));
       const inserted = await insertIgnoringTaken(dataSource, [...rows.values()]);
-      // Every row went in: they are what is stored. Otherwise some ids were taken: read all.
-      if (inserted === rows.size) return rows;
+      // An id was taken, or came twice: read what is stored under each, for the caller to compare.
+      if (inserted === jobs.length) return 'created';
       const stored = await repo.findBy({ id: In([...rows.keys()]) });
       return new Map(stored.map((row) => [row.id, row]));
     },

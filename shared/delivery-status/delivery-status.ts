@@ -30,10 +30,15 @@ export interface DeliveryStatus {
   add(eventId: string, counts: Partial<DeliveryCounts>): Promise<void>;
   /** Sets counters (routing totals: a retried route sets the same values again). */
   set(eventId: string, counts: Partial<DeliveryCounts>): Promise<void>;
-  /** `set` for many events in one round trip. */
-  setMany(entries: readonly (readonly [eventId: string, counts: Partial<DeliveryCounts>])[]): Promise<void>;
+  /** `set` of the same counts for many events, in one command. */
+  setMany(eventIds: readonly string[], counts: Partial<DeliveryCounts>): Promise<void>;
   get(eventId: string): Promise<DeliveryCounts>;
 }
+
+const SET_MANY = `for _, key in ipairs(KEYS) do
+  redis.call('HSET', key, unpack(ARGV, 2))
+  redis.call('EXPIRE', key, ARGV[1])
+end`;
 
 /** Kept a week: long enough to answer "what happened to my notification?". */
 const RETENTION_SECONDS = 7 * 24 * 3600;
@@ -58,13 +63,11 @@ export function createDeliveryStatus(redis: Redis, prefix: string): DeliveryStat
         .expire(key(eventId), RETENTION_SECONDS)
         .exec();
     },
-    async setMany(entries) {
-      if (entries.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const [eventId, counts] of entries) pipeline.hset(key(eventId), counts).expire(key(eventId), RETENTION_SECONDS);
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
+    async setMany(eventIds, counts) {
+      const fields = Object.entries(counts).filter(([, n]) => n !== undefined).flat();
+      if (eventIds.length === 0 || fields.length === 0) return;
+      // One script call instead of two commands per event: the intake sets thousands a second.
+      await redis.eval(SET_MANY, eventIds.length, ...eventIds.map(key), RETENTION_SECONDS, ...(fields as (string | number)[]));
     },
     async get(eventId) {
       const raw = await redis.hgetall(key(eventId));

@@ -17,14 +17,15 @@ export class InMemoryNotificationStore implements NotificationStore {
     return { created: true };
   }
 
-  async recordMany(jobs: readonly RouteJob[]): Promise<Map<string, NotificationRow>> {
+  async recordMany(jobs: readonly RouteJob[]): Promise<'created' | Map<string, NotificationRow>> {
     this.failIfAsked();
-    const answer = new Map<string, NotificationRow>();
+    let taken = false;
     for (const job of jobs) {
-      if (!this.rows.has(job.id)) this.rows.set(job.id, notificationRow(job));
-      answer.set(job.id, { ...this.rows.get(job.id)! });
+      if (this.rows.has(job.id)) taken = true;
+      else this.rows.set(job.id, notificationRow(job));
     }
-    return answer;
+    if (!taken) return 'created';
+    return new Map(jobs.map((job) => [job.id, { ...this.rows.get(job.id)! }]));
   }
 
   async get(id: string): Promise<NotificationRow | null> {

@@ -7,8 +7,8 @@ import { testLogger } from '../support/silent-logger.js';
 
 class RecordingStatus implements Pick<DeliveryStatus, 'setMany'> {
   readonly set_: (readonly [string, Partial<DeliveryCounts>])[] = [];
-  async setMany(entries: readonly (readonly [string, Partial<DeliveryCounts>])[]): Promise<void> {
-    this.set_.push(...entries);
+  async setMany(eventIds: readonly string[], counts: Partial<DeliveryCounts>): Promise<void> {
+    for (const id of eventIds) this.set_.push([id, counts]);
   }
 }
 
@@ -91,5 +91,15 @@ describe('createEventRecorder', () => {
 
     expect(failed.map((f) => f.status)).to.deep.equal(['rejected', 'rejected']);
     expect(later).to.equal('recorded');
+  });
+});
+
+describe('createEventRecorder with one id twice in a commit', () => {
+  it('records the first and answers conflict for the second when their content differs', async () => {
+    const { recorder } = arrange();
+
+    const outcomes = await Promise.all([recorder.record(job('x', { title: 'first' })), recorder.record(job('x', { title: 'second' }))]);
+
+    expect(outcomes).to.deep.equal(['recorded', 'conflict']);
   });
 });
