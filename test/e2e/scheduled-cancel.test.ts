@@ -53,7 +53,7 @@ describe('cancelling a scheduled notification, services apart', function () {
     const subscriber = await subscribeUser(deployment, 'crm');
     fleet.keep(subscriber.dashboard);
 
-    const sendAt = new Date(Date.now() + 5_000).toISOString();
+    const sendAt = new Date(Date.now() + 8_000).toISOString();
     const scheduled = { package: 'crm', target: { user: subscriber.user }, sendAt, delivery: 'always' };
     const cancelled = await postNotification(deployment, { ...scheduled, title: 'Cancelled reminder' });
     const kept = await postNotification(deployment, { ...scheduled, title: 'Kept reminder' });
@@ -61,7 +61,12 @@ describe('cancelling a scheduled notification, services apart', function () {
     // A new API process: the delayed job and the event are in Redis and the database.
     expect(await first.process.stop()).to.equal(0);
     const second = await startApi();
-    const cancel = await call(second.base, 'DELETE', `/v1/notifications/${cancelled}`);
+    // A client retries a 503 (Retry-After): the new process may still be connecting to Redis.
+    let cancel = await call(second.base, 'DELETE', `/v1/notifications/${cancelled}`);
+    for (let i = 0; cancel.status === 503 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      cancel = await call(second.base, 'DELETE', `/v1/notifications/${cancelled}`);
+    }
     expect(cancel.status, JSON.stringify(cancel.body)).to.equal(200);
     expect(cancel.body).to.include({ id: cancelled, cancelled: true });
 
