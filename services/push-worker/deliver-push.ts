@@ -77,7 +77,7 @@ export async function deliverPush(
     counts: { sent: 0, gone: 0, rejected: 0, blocked: 0, retry: 0 },
   };
   const subscriptions = (await deps.subscriptions.listActive(job.package, job.users)).filter(
-    (s) => !alreadySettled.has(s.endpointHash),
+    (s) => !alreadySettled.has(s.endpointHash) && (job.endpointHash === undefined || s.endpointHash === job.endpointHash),
   );
   // RFC 8030 §5.2: after its TTL a message is worthless; do not send it late.
   if (now() >= job.expiresAt) {

@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
-import { NotFoundError } from '../../shared/errors/index.js';
 import { eventIdSchema, notificationRequestSchema, parseOrThrow } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
 import { assertPackageAccess, type Authenticator } from '../../shared/auth/index.js';
+import { cancelledConflict, cancelNotification, visibleNotification } from './cancel-notification.js';
 
-/** `/v1/notifications`: producers hand events in over HTTP. */
+/** `/v1/notifications`: producers hand events in over HTTP, follow them, and cancel scheduled ones. */
 export function notificationRoutes(
   deps: AcceptEventDeps & { auth: Authenticator; status: DeliveryStatus },
 ): Router {
@@ -15,13 +15,16 @@ export function notificationRoutes(
     const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
     const { package: pkg, target, ...event } = parseOrThrow(notificationRequestSchema, req.body, 'notification');
     assertPackageAccess(caller, pkg);
-    const { id } = await acceptEvent(deps, {
+    const { id, repeated } = await acceptEvent(deps, {
       package: pkg,
       target,
       event,
       source: 'http',
       requestId: res.locals['requestId'] as string,
     });
+    // A cancelled event's route job is kept, marked: the repeat above queued nothing. Say so.
+    const cancelledAt = repeated ? await deps.routeQueue.cancelledAt(id) : null;
+    if (cancelledAt) throw cancelledConflict(id, cancelledAt);
     // 202: stored and queued; routing and delivery happen after the answer.
     res.status(202).json({ id });
   });
@@ -29,18 +32,25 @@ export function notificationRoutes(
   router.get('/v1/notifications/:id', async (req, res) => {
     const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
     const id = parseOrThrow(eventIdSchema, req.params.id, 'notification id');
-    const notification = await deps.notifications.get(id);
-    // Another package's event answers like a missing one: ids are not to be probed.
-    const visible = notification && (caller.packages === '*' || caller.packages.includes(notification.package));
-    if (!notification || !visible) throw new NotFoundError(`no notification ${id}`);
-    const counts = await deps.status.get(id);
+    const notification = await visibleNotification(deps, caller, id);
+    const [counts, cancelledAt] = await Promise.all([deps.status.get(id), deps.routeQueue.cancelledAt(id)]);
     res.json({
       id,
       package: notification.package,
       acceptedAt: notification.createdAt,
       ...counts,
       pending: Math.max(0, counts.pushQueued - counts.pushDone),
+      cancelled: cancelledAt !== null,
+      ...(cancelledAt && { cancelledAt }),
     });
+  });
+
+  // 200 when no router will take the event (also for a repeated cancel); 404 once it fired.
+  router.delete('/v1/notifications/:id', async (req, res) => {
+    const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
+    const id = parseOrThrow(eventIdSchema, req.params.id, 'notification id');
+    const { cancelledAt } = await cancelNotification(deps, caller, id);
+    res.json({ id, cancelled: true, cancelledAt });
   });
 
   return router;

@@ -15,12 +15,15 @@ import {
   unregisterSubscription,
   type SubscriptionDeps,
 } from './register-subscription.js';
+import { sendTestPush, type SendTestPushDeps } from './send-test-push.js';
 import { userCredentials } from './user-credentials.js';
 
 const listQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
 
 /** `/v1/subscriptions`: a user's own browser subscriptions. */
-export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticator }): Router {
+export function subscriptionRoutes(
+  deps: SubscriptionDeps & Omit<SendTestPushDeps, 'subscriptions'> & { auth: Authenticator },
+): Router {
   const router = Router();
 
   router.post('/v1/subscriptions', async (req, res) => {
@@ -35,6 +38,21 @@ export function subscriptionRoutes(deps: SubscriptionDeps & { auth: Authenticato
     const input = parseOrThrow(unsubscribeRequestSchema, req.body, 'unsubscribe request');
     await unregisterSubscription(deps, caller, input);
     res.json({ ok: true });
+  });
+
+  // 200 with the push service's outcome; 202 when no push-worker settled it within the wait.
+  router.post('/v1/subscriptions/test', async (req, res) => {
+    const caller = await deps.auth.user(userCredentials(req.headers));
+    const input = parseOrThrow(unsubscribeRequestSchema, req.body, 'test request');
+    const result = await sendTestPush(deps, caller, input);
+    if (result.outcome !== 'pending') {
+      res.json(result);
+      return;
+    }
+    res.status(202).json({
+      ...result,
+      message: 'no push-worker delivered the test notification in time; it stays queued for a minute',
+    });
   });
 
   router.get('/v1/subscriptions', async (req, res) => {

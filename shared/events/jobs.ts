@@ -44,5 +44,10 @@ export const pushJobSchema = z.object({
   /** Epoch ms after which a retry is pointless: the TTL has run out. */
   expiresAt: z.number().int(),
   requestId: z.string().optional(),
+  /**
+   * Only this subscription (the SHA-256 of its endpoint) of the users: a test push
+   * (`POST /v1/subscriptions/test`). Absent: every active subscription.
+   */
+  endpointHash: z.string().optional(),
 });
 export type PushJob = z.infer<typeof pushJobSchema>;

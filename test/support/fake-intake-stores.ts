@@ -51,6 +51,18 @@ export class RecordingRouteQueue implements RouteQueue {
     for (const job of jobs) this.added.push({ job: structuredClone(job), delayMs: 0 });
   }
 
+  cancel(): Promise<never> {
+    throw new Error('RouteQueue.cancel was not expected');
+  }
+
+  cancelledAt(): Promise<never> {
+    throw new Error('RouteQueue.cancelledAt was not expected');
+  }
+
+  addPush(): Promise<never> {
+    throw new Error('RouteQueue.addPush was not expected');
+  }
+
   close(): Promise<void> {
     throw new Error('RouteQueue.close was not expected');
   }
