@@ -34,7 +34,8 @@ export function createWebSocketListener(deps: {
   http.on('upgrade', (req, socket, head) => {
     // Node takes its own error listener off an upgraded socket: a reset here must not crash us.
     socket.on('error', () => socket.destroy());
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') {
+    // The path alone, without parsing: a target such as `//[` makes `new URL` throw.
+    if ((req.url ?? '/').split('?')[0] !== '/mqtt') {
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }

@@ -78,8 +78,8 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
   const outcomes = jobs.map((job): RecordOutcome => {
     if (rows === 'created') return 'recorded';
     const row = rows.get(job.id);
-    if (!row) throw new Error(`event ${job.id} was not stored`);
-    if (!isSameEvent(row, job)) return 'conflict';
+    // Not stored and not readable under its id: whatever holds the id, it is not this event.
+    if (!row || !isSameEvent(row, job)) return 'conflict';
     // A repeat keeps the time it was first accepted at: its TTL runs from then.
     job.acceptedAt = row.createdAt.toISOString();
     return 'recorded';

@@ -151,6 +151,21 @@ describe('broker limits', function () {
     expect(sent, 'closed before the body was sent').to.not.equal(null);
   });
 
+  it('answers 404 to a WebSocket upgrade for a target that is not a URL path, and keeps serving', async function () {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(broker.wsPort, '127.0.0.1', () => {
+        socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+
+    expect(answer).to.match(/^HTTP\/1.1 404/);
+    expect(await attempt({}, `ws://127.0.0.1:${broker.wsPort}/mqtt`)).to.equal('connected');
+  });
+
   /** Connects over WebSocket as a browser behind a proxy that sends `X-Forwarded-For`. */
   const viaProxy = (on: Broker, forwardedFor: string) =>
     attempt({ wsOptions: { headers: { 'x-forwarded-for': forwardedFor } } }, `ws://127.0.0.1:${on.wsPort}/mqtt`);

@@ -50,6 +50,23 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       expect(JSON.parse(rows.get(fresh)!.event).title).to.equal('new');
     });
 
+    it('keeps ids that differ only in case apart', async function () {
+      const base = randomUUID();
+      await store.recordMany([job(`Order-${base}`, 'upper')]);
+
+      expect(await store.recordMany([job(`order-${base}`, 'lower')])).to.equal('created');
+      expect(JSON.parse((await store.get(`order-${base}`))!.event).title).to.equal('lower');
+      expect(JSON.parse((await store.get(`Order-${base}`))!.event).title).to.equal('upper');
+    });
+
+    it('stores a target of 1,000 users with the longest names', async function () {
+      const id = randomUUID();
+      const users = Array.from({ length: 1_000 }, (_, i) => `${i}`.padStart(128, 'u'));
+
+      expect(await store.recordMany([{ ...job(id, 'many'), target: { users } }])).to.equal('created');
+      expect(JSON.parse((await store.get(id))!.target).users).to.have.length(1_000);
+    });
+
     it('keeps the first of two events with one id in one batch, and answers the rows to compare', async function () {
       const id = randomUUID();
 
