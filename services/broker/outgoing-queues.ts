@@ -14,7 +14,8 @@ interface Client {
 /** One persistent session's unacknowledged messages, in the order they were queued. */
 interface Queue {
   byOrigin: Map<string, QueuedPacket>;
-  originOfId: Map<number, string>;
+  /** aedes does not check that a packet id is free: after a reconnect two messages may share one. */
+  originsOfId: Map<number, Set<string>>;
 }
 
 /** The outgoing-queue half of aedes-persistence's in-memory store (aedes-persistence 11). */
@@ -28,6 +29,27 @@ export interface OutgoingQueues {
 
 const originOf = (packet: QueuedPacket) => `${packet.brokerId}\u0000${packet.brokerCounter}`;
 
+function index(queue: Queue, messageId: number, origin: string): void {
+  const origins = queue.originsOfId.get(messageId);
+  if (origins) origins.add(origin);
+  else queue.originsOfId.set(messageId, new Set([origin]));
+}
+
+function unindex(queue: Queue, messageId: number, origin: string): void {
+  const origins = queue.originsOfId.get(messageId);
+  origins?.delete(origin);
+  if (origins?.size === 0) queue.originsOfId.delete(messageId);
+}
+
+/** The message holding `messageId` that comes first in the queue, as aedes-persistence's scan finds it. */
+function firstWithId(queue: Queue, messageId: number): string | undefined {
+  const origins = queue.originsOfId.get(messageId);
+  if (!origins || origins.size === 0) return undefined;
+  if (origins.size === 1) return origins.values().next().value;
+  for (const [origin, queued] of queue.byOrigin) if (queued.messageId === messageId) return origin;
+  return undefined;
+}
+
 /**
  * aedes-persistence's memory store keeps a session's unacknowledged messages in an array and
  * scans it on every delivery and every PUBACK. The router's intake is one such session, with up
@@ -40,7 +62,7 @@ export function createOutgoingQueues(): OutgoingQueues {
   const queueOf = (clientId: string) => {
     let queue = queues.get(clientId);
     if (!queue) {
-      queue = { byOrigin: new Map(), originOfId: new Map() };
+      queue = { byOrigin: new Map(), originsOfId: new Map() };
       queues.set(clientId, queue);
     }
     return queue;
@@ -63,16 +85,14 @@ export function createOutgoingQueues(): OutgoingQueues {
       const origin = originOf(packet);
       const queued = packet.brokerId === undefined ? undefined : queue.byOrigin.get(origin);
       if (queued) {
-        // A redelivery on a new connection gets a new packet id; the old one means nothing now.
-        if (queued.messageId !== undefined && queue.originOfId.get(queued.messageId) === origin) {
-          queue.originOfId.delete(queued.messageId);
-        }
+        // A redelivery on a new connection may get a new packet id.
+        if (queued.messageId !== undefined) unindex(queue, queued.messageId, origin);
         queued.messageId = packet.messageId;
-        if (packet.messageId !== undefined) queue.originOfId.set(packet.messageId, origin);
+        if (packet.messageId !== undefined) index(queue, packet.messageId, origin);
         return;
       }
       // QoS 2: the PUBREL takes the place of the PUBLISH it answers, in the same position.
-      const byId = packet.messageId === undefined ? undefined : queue.originOfId.get(packet.messageId);
+      const byId = packet.messageId === undefined ? undefined : firstWithId(queue, packet.messageId);
       if (byId !== undefined && queue.byOrigin.get(byId)?.brokerId !== packet.brokerId) {
         queue.byOrigin.set(byId, packet);
         return;
@@ -81,11 +101,11 @@ export function createOutgoingQueues(): OutgoingQueues {
     },
     async outgoingClearMessageId(client, packet) {
       const queue = queues.get(client.id);
-      const origin = packet.messageId === undefined ? undefined : queue?.originOfId.get(packet.messageId);
+      const origin = packet.messageId === undefined || !queue ? undefined : firstWithId(queue, packet.messageId);
       if (!queue || origin === undefined) return undefined;
       const queued = queue.byOrigin.get(origin);
       queue.byOrigin.delete(origin);
-      queue.originOfId.delete(packet.messageId!);
+      unindex(queue, packet.messageId!, origin);
       if (queue.byOrigin.size === 0) queues.delete(client.id);
       return queued;
     },

@@ -46,3 +46,18 @@ describe('createOutgoingQueues', () => {
     expect(refused).to.be.an('error');
   });
 });
+
+describe('createOutgoingQueues when two messages hold one packet id', () => {
+  it('clears them in queue order, as the scan it replaces does', async () => {
+    const queues = createOutgoingQueues();
+    await queues.outgoingEnqueue({ clientId: 'router' }, publish(1));
+    await queues.outgoingEnqueue({ clientId: 'router' }, publish(2));
+    // After a reconnect, aedes gives a fresh message an id an older one in flight still holds.
+    await queues.outgoingUpdate(client, publish(1, 7));
+    await queues.outgoingUpdate(client, publish(2, 7));
+
+    expect((await queues.outgoingClearMessageId(client, { cmd: 'puback', messageId: 7 }))?.brokerCounter).to.equal(1);
+    expect((await queues.outgoingClearMessageId(client, { cmd: 'puback', messageId: 7 }))?.brokerCounter).to.equal(2);
+    expect(queues.outgoingStream(client)).to.deep.equal([]);
+  });
+});
