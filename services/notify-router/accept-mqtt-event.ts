@@ -21,8 +21,8 @@ export interface MqttDelivery {
   payload: Buffer;
   /** The QoS 1 packet id; absent for QoS 0. */
   messageId?: number;
-  /** The broker may be sending it again (just after a (re)connect, or marked dup). */
-  maybeRedelivered: boolean;
+  /** `deliveryKey(topic, messageId, payload)` of a QoS 1 delivery: what redeliveries are known by. */
+  key?: string;
 }
 
 export type MqttIntakeResult =
@@ -30,8 +30,6 @@ export type MqttIntakeResult =
   | { accepted: false; reason: string; code: string };
 
 export interface TakenEvent {
-  /** Settles once the realtime publish has been sent (or was not this path's to send). */
-  published: Promise<void>;
   /** Settles once the event is durable or refused: then its PUBACK may go. */
   result: Promise<MqttIntakeResult>;
 }
@@ -46,25 +44,31 @@ export type Persist = <T>(step: () => Promise<T>) => Promise<T>;
  * The realtime fast path: an event for one user, to be sent now, is published to the user's
  * push topic before anything is stored, so the dashboard does not wait on the database or the
  * queue; it is then stored with the next group commit, and only then acknowledged. Once the
- * broker has taken the publish, the delivery is remembered in Redis; a router that dies before
- * its PUBACK leaves the event to the broker, which sends it again, and the next router finds
- * that it was published (and under which id) and only stores it. Group, "all" and scheduled
- * events are stored first and published by the route worker.
+ * broker has taken the publish, the delivery is noted in Redis. aedes does not mark what it
+ * sends again, so every QoS 1 delivery first reads those notes (one round trip for all the
+ * deliveries of an event-loop turn): a router that took over an event whose first delivery was
+ * published only stores it, under the id that delivery got. Group, "all" and scheduled events
+ * are stored first and published by the route worker.
  */
 export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, persist: Persist): TakenEvent {
   const read = readEvent(deps.topics, delivery);
-  if ('code' in read) return { published: Promise.resolve(), result: Promise.resolve(read) };
+  if ('code' in read) return { result: Promise.resolve(read) };
   const { pkg, target, event } = read;
-  const earlier = delivery.maybeRedelivered ? lookUp(deps, delivery, persist) : NOTHING_EARLIER;
-  if (!('user' in target) || event.sendAt !== undefined) {
+  const { key } = delivery;
+  const fastPath = 'user' in target && event.sendAt === undefined;
+  // The broker does not mark a redelivery, so every QoS 1 delivery asks whether an earlier one
+  // made its id or sent its publish (one Redis round trip for all of an event-loop turn).
+  const lookedUp = key !== undefined && deps.redeliveries !== undefined && (fastPath || event.id === undefined);
+  const earlier = lookedUp ? persist(() => deps.redeliveries!.lookUp(key)) : NOTHING_EARLIER;
+  if (!fastPath) {
     const result = refusalOrThrow(async () => {
       event.id ??= (await earlier)?.id ?? randomUUID();
       // Remembered before it is stored: a redelivery must get the id the stored event has.
-      await remember(deps, delivery, { id: event.id, published: false }, persist);
+      await remember(deps, key, { id: event.id, published: false }, persist);
       const { id } = await persist(() => acceptEvent(deps, { package: pkg, target, event, source: 'mqtt' }));
       return { accepted: true, id };
     });
-    return { published: Promise.resolve(), result };
+    return { result };
   }
 
   const publish = (first: EarlierDelivery | null) => {
@@ -74,10 +78,10 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
     if (first?.published) return { job, sent: Promise.resolve() };
     return { job, sent: deps.realtime.publish(deps.topics.push(pkg, target.user), message) };
   };
-  // A fresh delivery is published now, in this turn; a possible redelivery after its look-up.
+  // Look-ups answer in the order they were asked, so publishes keep the broker's order.
   let published: Promise<ReturnType<typeof publish>>;
   try {
-    published = delivery.maybeRedelivered ? earlier.then(publish) : Promise.resolve(publish(null));
+    published = lookedUp ? earlier.then(publish) : Promise.resolve(publish(null));
   } catch (err) {
     published = Promise.reject(err);
   }
@@ -88,12 +92,12 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
       () => true,
       () => false,
     );
-    await remember(deps, delivery, { id: job.id, published: job.realtimePublished }, persist);
+    await remember(deps, key, { id: job.id, published: job.realtimePublished }, persist);
     const outcome = await persist(() => deps.recorder.record(job));
     if (outcome === 'conflict') return conflict(job);
     return { accepted: true, id: job.id };
   });
-  return { published: published.then(() => undefined, () => undefined), result };
+  return { result };
 }
 
 const NOTHING_EARLIER: Promise<EarlierDelivery | null> = Promise.resolve(null);
@@ -132,16 +136,10 @@ function conflict(job: RouteJob): MqttIntakeResult {
   return { accepted: false, code: 'conflict', reason: `event id ${job.id} was already used for another event` };
 }
 
-function lookUp(deps: MqttIntakeDeps, delivery: MqttDelivery, persist: Persist): Promise<EarlierDelivery | null> {
+async function remember(deps: MqttIntakeDeps, key: string | undefined, what: EarlierDelivery, persist: Persist): Promise<void> {
   const { redeliveries } = deps;
-  if (!redeliveries || delivery.messageId === undefined) return Promise.resolve(null);
-  return persist(() => redeliveries.lookUp(delivery.topic, delivery.messageId!, delivery.payload));
-}
-
-async function remember(deps: MqttIntakeDeps, delivery: MqttDelivery, what: EarlierDelivery, persist: Persist): Promise<void> {
-  const { redeliveries } = deps;
-  if (!redeliveries || delivery.messageId === undefined) return;
-  await persist(() => redeliveries.remember(delivery.topic, delivery.messageId!, delivery.payload, what));
+  if (!redeliveries || key === undefined) return;
+  await persist(() => redeliveries.remember(key, what));
 }
 
 function targetOf(target: NotifyTarget): Target {
@@ -158,17 +156,22 @@ export interface EarlierDelivery {
 }
 
 export interface RedeliveryIds {
-  lookUp(topic: string, messageId: number, payload: Buffer): Promise<EarlierDelivery | null>;
-  remember(topic: string, messageId: number, payload: Buffer, what: EarlierDelivery): Promise<void>;
+  lookUp(key: string): Promise<EarlierDelivery | null>;
+  remember(key: string, what: EarlierDelivery): Promise<void>;
+}
+
+/** What a QoS 1 delivery is known by: the broker sends it again with the same packet id. */
+export function deliveryKey(topic: string, messageId: number, payload: Buffer): string {
+  return createHash('sha256').update(`${topic}\u0000${messageId}\u0000`).update(payload).digest('base64url');
 }
 
 /**
- * How long a delivery is remembered: far longer than a redelivery takes (the broker sends
- * unacknowledged messages again as soon as a router resumes the session), short enough that
- * two identical events with the same packet id rarely meet. Notes go into one Redis hash per
- * period, so that the notes of a turn of the event loop are one HSET, not a SET each.
+ * How long a delivery is remembered, 2 to 3 minutes: far longer than a redelivery takes (the
+ * broker sends unacknowledged messages again as soon as a router resumes the session), and at
+ * about 100 bytes a note, 10,000 events a second keep under 200 MB of notes in Redis. Notes go
+ * into one hash per minute, so the notes of a turn of the event loop are one HSET, not a SET each.
  */
-const PERIOD_MS = 300_000;
+const PERIOD_MS = 60_000;
 const PERIODS_KEPT = 2;
 
 /**
@@ -180,8 +183,6 @@ const PERIODS_KEPT = 2;
  * what an earlier message with the same packet id left in the current period.
  */
 export function createRedeliveryIds(redis: Redis, prefix: string, now: () => number = Date.now): RedeliveryIds {
-  const field = (topic: string, messageId: number, payload: Buffer) =>
-    createHash('sha256').update(`${topic}\u0000${messageId}\u0000`).update(payload).digest('base64url');
   const periodKey = (period: number) => `${prefix}:mqtt-deliveries:${period}`;
   let pending: { field: string; value: string; settle: (err: Error | null) => void }[] = [];
   const flush = () => {
@@ -202,23 +203,39 @@ export function createRedeliveryIds(redis: Redis, prefix: string, now: () => num
         (err: Error) => batch.forEach((entry) => entry.settle(err)),
       );
   };
+  type Asked = { name: string; resolve: (found: EarlierDelivery | null) => void; reject: (err: unknown) => void };
+  let asked: Asked[] = [];
+  const answer = () => {
+    const batch = asked;
+    asked = [];
+    const period = Math.floor(now() / PERIOD_MS);
+    const names = batch.map((entry) => entry.name);
+    const pipeline = redis.pipeline();
+    for (let back = 0; back <= PERIODS_KEPT; back++) pipeline.hmget(periodKey(period - back), ...names);
+    pipeline.exec().then(
+      (results) => {
+        const failed = results?.find(([err]) => err);
+        if (!results || failed) return batch.forEach((entry) => entry.reject(failed?.[0] ?? new Error('no answer')));
+        // Newest period first: a later delivery with the same packet id wrote over an earlier one.
+        batch.forEach((entry, i) => {
+          const value = results.map(([, values]) => (values as (string | null)[])[i]).find((v) => typeof v === 'string');
+          entry.resolve(value ? { published: value.startsWith('1'), id: value.slice(2) } : null);
+        });
+      },
+      (err: unknown) => batch.forEach((entry) => entry.reject(err)),
+    );
+  };
   return {
-    async lookUp(topic, messageId, payload) {
-      const period = Math.floor(now() / PERIOD_MS);
-      const name = field(topic, messageId, payload);
-      const pipeline = redis.pipeline();
-      for (let back = 0; back <= PERIODS_KEPT; back++) pipeline.hget(periodKey(period - back), name);
-      const results = (await pipeline.exec()) ?? [];
-      for (const [err, value] of results) {
-        if (err) throw err;
-        if (typeof value === 'string') return { published: value.startsWith('1'), id: value.slice(2) };
-      }
-      return null;
+    lookUp(name) {
+      return new Promise((resolve, reject) => {
+        asked.push({ name, resolve, reject });
+        if (asked.length === 1) setImmediate(answer);
+      });
     },
-    remember(topic, messageId, payload, { id, published }) {
+    remember(field, { id, published }) {
       return new Promise<void>((resolve, reject) => {
         const settle = (err: Error | null) => (err ? reject(err) : resolve());
-        pending.push({ field: field(topic, messageId, payload), value: `${published ? 1 : 0}|${id}`, settle });
+        pending.push({ field, value: `${published ? 1 : 0}|${id}`, settle });
         if (pending.length === 1) setImmediate(flush);
       });
     },

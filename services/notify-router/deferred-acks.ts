@@ -13,6 +13,8 @@ export interface DeferredAcks {
   hold(packet: IPublishPacket): HeldAck;
   /** Messages taken in and not yet acknowledged. */
   readonly pending: number;
+  /** Changes whenever the connection closes: what was held for the old one is dropped. */
+  readonly connection: number;
 }
 
 interface PubackPacket {
@@ -90,6 +92,9 @@ export function deferAcks(client: MqttClient): DeferredAcks {
     },
     get pending() {
       return queue.length;
+    },
+    get connection() {
+      return epoch;
     },
   };
 }

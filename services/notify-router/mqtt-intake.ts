@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MqttClientConfig } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { takeMqttEvent, type MqttIntakeDeps, type MqttIntakeResult, type Persist } from './accept-mqtt-event.js';
+import { deliveryKey, takeMqttEvent, type MqttIntakeDeps, type MqttIntakeResult, type Persist, type TakenEvent } from './accept-mqtt-event.js';
 import { deferAcks } from './deferred-acks.js';
 import { sendWithoutDelay } from './no-delay.js';
 
@@ -16,11 +16,6 @@ export interface MqttIntakeOptions {
   maxInHand?: number;
 }
 
-/**
- * After a (re)connect the broker first sends again what it had sent without a PUBACK: events
- * arriving this soon may be redeliveries, and look up the id their first delivery got.
- */
-const REDELIVERY_GRACE_MS = 5_000;
 /**
  * Covers a commit that is slow for a moment without stalling realtime; more only keeps more
  * objects alive long enough to be promoted, and the garbage collector pays for that. The
@@ -61,13 +56,14 @@ export async function startMqttIntake(
   });
   const acks = deferAcks(client);
   sendWithoutDelay(client);
-  let connectedAt = 0;
-  client.on('connect', () => (connectedAt = Date.now()));
+  // A held `done` belongs to the connection that closed: reading resumes on the new one.
+  client.on('close', () => (resumeReading = null));
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt intake error'));
   client.on('offline', () => log.warn('mqtt broker unreachable from intake; reconnecting'));
 
   let closing = false;
   const inHand = new Set<Promise<void>>();
+  const byKey = new Map<string, TakenEvent>();
   let resumeReading: (() => void) | null = null;
 
   const persist: Persist = async (step) => {
@@ -92,14 +88,29 @@ export async function startMqttIntake(
   client.handleMessage = (packet: IPublishPacket, done) => {
     // A stopping intake reads no further: without a PUBACK, the broker keeps the event.
     if (closing) return;
+    // mqtt.js's callback sends the PUBACK on whatever connection is current when it is called:
+    // one held over from a connection that has closed must never be called.
+    const connection = acks.connection;
+    const readNext = () => {
+      if (acks.connection !== connection) return;
+      if (inHand.size < maxInHand) done();
+      else resumeReading = () => done();
+    };
     const ack = acks.hold(packet);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const maybeRedelivered = packet.dup || Date.now() - connectedAt < REDELIVERY_GRACE_MS;
-    const delivery = { topic: packet.topic, payload, messageId: packet.qos > 0 ? packet.messageId : undefined, maybeRedelivered };
-    const taken = takeMqttEvent(deps, delivery, persist);
+    const messageId = packet.qos > 0 ? packet.messageId : undefined;
+    const key = messageId === undefined ? undefined : deliveryKey(packet.topic, messageId, payload);
+    // The same message sent again after a reconnect while its first delivery is still in hand
+    // here: it settles with the first, which stores (and publishes) it once.
+    const first = key === undefined ? undefined : byKey.get(key);
+    const taken = first ?? takeMqttEvent(deps, { topic: packet.topic, payload, messageId, key }, persist);
+    if (key !== undefined && !first) {
+      byKey.set(key, taken);
+      void taken.result.finally(() => byKey.delete(key)).catch(() => undefined);
+    }
     const settled = taken.result.then(
       (result) => {
-        report(packet.topic, result);
+        if (!first) report(packet.topic, result);
         ack.settle();
       },
       (err: unknown) => {
@@ -119,13 +130,7 @@ export async function startMqttIntake(
       }
     });
     inHand.add(tracked);
-    const readNext = () => {
-      if (inHand.size < maxInHand) done();
-      else resumeReading = () => done();
-    };
-    // Possible redeliveries wait for their id one at a time, so their publishes keep the order.
-    if (maybeRedelivered) void taken.published.then(readNext);
-    else readNext();
+    readNext();
   };
 
   await new Promise<void>((resolve, reject) => {
@@ -148,6 +153,8 @@ export async function startMqttIntake(
     async close() {
       // No unsubscribe: the persistent session must keep collecting events while we are down.
       closing = true;
+      // Reconnecting now would take the session back from the router that holds the lease next.
+      client.options.reconnectPeriod = 0;
       const drained = Promise.allSettled([...inHand]);
       await Promise.race([drained, sleep(DRAIN_MS, undefined, { ref: false })]);
       await client.endAsync();

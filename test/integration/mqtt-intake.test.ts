@@ -200,6 +200,35 @@ describe('the MQTT intake (aedes, MariaDB, Redis)', function () {
     expect(job?.data).to.include({ id, realtimePublished: true });
   });
 
+  it('after a reconnect with events in hand, publishes and stores each once and acknowledges each only once stored', async function () {
+    const received = await dashboard('erin');
+    const intake = await startIntake();
+    const producer = await client();
+    db.down = true;
+    for (let i = 0; i < 5; i++) {
+      await producer.publishAsync(topics.notifyUser('crm', 'erin'), JSON.stringify({ title: `t${i}`, delivery: 'realtime' }), { qos: 1 });
+    }
+    await until(() => received.length === 5, 'every event reached the dashboard');
+    const session = () => (broker as unknown as { clients: Record<string, { conn: { destroy(): void } } | undefined> }).clients[topics.routerClientId];
+    const cut = async () => {
+      const before = session()!;
+      before.conn.destroy();
+      await until(() => session() !== undefined && session() !== before, 'the intake reconnected', 10_000);
+      await sleep(300);
+    };
+
+    // The broker sends the five again on the new connection, while the first deliveries wait.
+    await cut();
+    db.down = false;
+    await until(() => intake.results.length === 5, 'the events were stored', 10_000);
+    // Acknowledged: nothing comes again.
+    await cut();
+
+    expect(intake.results).to.deep.equal(Array(5).fill('accepted'));
+    expect(received.map((m) => m.title)).to.deep.equal(['t0', 't1', 't2', 't3', 't4']);
+    expect(await rowCount(received.map((m) => m.id))).to.equal(5);
+  });
+
   it('refuses an event too large for one Web Push record without publishing it', async function () {
     const received = await dashboard('dave');
     const intake = await startIntake();
