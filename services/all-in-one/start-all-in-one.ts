@@ -74,8 +74,10 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       mqttUrl = `mqtt://127.0.0.1:${embedded.tcpPort}`;
     }
     const { dataSource } = database;
-    // The embedded default shows the demo page unless DEMO_PAGE=false.
-    const demoPage = config.http.demoPage ?? true;
+    // The embedded default shows the demo page unless DEMO_PAGE=false, or unless the JWT
+    // secret is the operator's own (set, not generated here): demo sign-in mints tokens for any
+    // user name with that secret, which an application trusting the same secret would accept.
+    const demoPage = config.http.demoPage ?? !config.auth.jwtSecret;
     // One registry for the whole process: GET /metrics on the API shows every service.
     const metrics = createMetricsRegistry();
     services.push(await startPushWorker({ push: config.push, redis, dataSource, log, metrics }));

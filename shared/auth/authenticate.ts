@@ -49,6 +49,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const jwt = jwtSecret || jwtOptions.jwksUrl ? createJwtUsers({ ...jwtOptions, secret: jwtSecret }) : undefined;
   const hook = webhook ? createWebhookUsers(webhook, log?.child({ part: 'auth-webhook' })) : undefined;
   const keys = apiKeys.map((k) => ({ ...k, digest: digest(k.key) }));
+  const findKey = (presented: string) => {
+    const presentedDigest = digest(presented);
+    return keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
+  };
+  const isServiceKey = (presented: string) => findKey(presented) !== undefined;
 
   return {
     async user(given) {
@@ -62,6 +67,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         checks.push(check);
       }
       if (hook && (credentials.authorization || credentials.cookie)) {
+        // A service's API key in Authorization is ours, never the application's to see.
+        if (token && isServiceKey(token)) throw new UnauthenticatedError('an API key is not a user token');
         const check = await hook(credentials);
         if ('caller' in check) return check.caller;
         checks.push(check);
@@ -75,8 +82,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     service(authorization, apiKeyHeader) {
       const presented = apiKeyHeader ?? bearerToken(authorization);
       if (!presented) throw new UnauthenticatedError('an API key is required (X-API-Key or Authorization: Bearer)');
-      const presentedDigest = digest(presented);
-      const key = keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
+      const key = findKey(presented);
       if (!key) throw new UnauthenticatedError('unknown API key');
       return { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
     },

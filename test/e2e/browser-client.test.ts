@@ -110,6 +110,8 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
           HTTP_PORT: '0',
           PUSH_ALLOW_INSECURE_LOOPBACK: 'true',
           LOG_FORMAT: 'json',
+          // The fleet sets AUTH_JWT_SECRET, which turns the demo off unless asked for.
+          DEMO_PAGE: 'true',
         },
       ),
     );

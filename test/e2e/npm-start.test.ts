@@ -64,6 +64,24 @@ describe('npm start on a machine with nothing configured', function () {
     expect(printed).to.not.contain('service key');
   });
 
+  it('serves the demo page with its own secret, and not when the JWT secret is the operator\'s', async function () {
+    const own = new ServiceProcess(allInOne, { ...ports, DATA_DIR: dataDir, LOG_FORMAT: 'json' });
+    const ready = await own.waitForLog('axion-push ready');
+    const withOwn = await fetch(`http://127.0.0.1:${ready['httpPort']}/`);
+    await own.stop();
+    const operators = new ServiceProcess(allInOne, {
+      ...ports, DATA_DIR: dataDir, LOG_FORMAT: 'json', AUTH_JWT_SECRET: 'the-operators-own-secret-0123456789abcdef',
+    });
+    const second = await operators.waitForLog('axion-push ready');
+    const withOperators = await fetch(`http://127.0.0.1:${second['httpPort']}/demo/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'anyone' }),
+    });
+    await operators.stop();
+
+    expect(withOwn.status).to.equal(200);
+    expect(withOperators.status).to.equal(404);
+  });
+
   it('closes what it had started when stopped in the middle of starting', async function () {
     const system = new ServiceProcess(allInOne, { ...ports, DATA_DIR: dataDir, LOG_FORMAT: 'json' });
     await system.waitForLog('private redis-server started');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { expect } from 'chai';
+import { createAuthenticator } from '../../shared/auth/index.js';
+import { UnauthenticatedError } from '../../shared/errors/index.js';
 import { startAuthServices, startLocalServer, type AuthServices, type LocalServer } from '../support/auth-services.js';
 import { REFUSAL_RULES, refusedTokens, signToken, TEST_JWT_SECRET } from '../support/tokens.js';
 
@@ -98,6 +100,19 @@ describe('the auth webhook (AUTH_WEBHOOK_URL) on the API and the broker', functi
     expect((await services.apiStatus({ authorization: 'Bearer broken' })).status).to.equal(503);
     expect((await services.apiStatus({ authorization: 'Bearer broken' })).status).to.equal(503);
     expect(callsWith('Bearer broken')).to.equal(2);
+  });
+
+  it('never sends a service API key to the webhook as if it were a user token', async function () {
+    const key = `svc-key-${randomUUID()}`;
+    const auth = createAuthenticator({
+      webhook: { url: `${webhook.url}/auth/check`, timeoutMs: 400, cacheMs: 30_000 },
+      apiKeys: [{ name: 'svc', key, packages: ['crm'], admin: false, router: false }],
+    });
+
+    const refusal = await auth.user({ authorization: `Bearer ${key}` }).then(() => null, (err: Error) => err);
+
+    expect(refusal).to.be.instanceOf(UnauthenticatedError);
+    expect(callsWith(key)).to.equal(0);
   });
 
   it('accepts a valid JWT without asking the webhook', async function () {
