@@ -5,3 +5,16 @@ export {
   DEDUPLICATION_WINDOW_SECONDS,
 } from './queues.js';
 export type { RouteQueue, PushQueue, QueueSettings } from './queues.js';
+export {
+  createReminderSchedules,
+  dailyPattern,
+  reminderOf,
+  reminderJobSchema,
+} from './reminders.js';
+export type {
+  DailyReminder,
+  ReminderTime,
+  ReminderJob,
+  ReminderSchedules,
+  ReminderSettings,
+} from './reminders.js';

@@ -52,12 +52,12 @@ export interface QueueSettings {
   pushAttempts?: number;
 }
 
-const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+export const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnComplete: { age: DEDUPLICATION_WINDOW_SECONDS },
   removeOnFail: { age: 7 * DEDUPLICATION_WINDOW_SECONDS },
 };
 
-function openQueue(name: string, settings: QueueSettings): Queue {
+export function openQueue(name: string, settings: QueueSettings): Queue {
   const queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
   queue.on('error', (err) => settings.log.warn({ err: err.message, queue: name }, 'queue error'));
   return queue;
