@@ -1,13 +1,13 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SubscriptionStore } from '../../shared/database/index.js';
-import { buildMessage, type PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import {
   createReminderSchedules,
   reminderJobSchema,
   reminderOf,
+  subscriptionPushJob,
   type DailyReminder,
   type PushQueue,
   type ReminderJob,
@@ -76,8 +76,7 @@ export async function fireReminder(
   const schedulerId = reminderSchedulerId(key);
   const id = reminderEventId(schedulerId, firesAt);
   const text = TEXT[reminder.type];
-  const now = Date.now();
-  const { user: _user, ...message } = buildMessage(
+  const push = subscriptionPushJob(
     {
       title: text.title,
       body: reminder.message ?? text.body,
@@ -88,18 +87,9 @@ export async function fireReminder(
       urgency: 'normal',
       delivery: 'always',
     },
-    { id, package: job.package, user: job.user, createdAt: new Date(firesAt).toISOString() },
+    { ...key, id, createdAt: new Date(firesAt).toISOString() },
+    Date.now(),
   );
-  const push: PushJob = {
-    eventId: id,
-    package: job.package,
-    users: [job.user],
-    message,
-    ttl: REMINDER_TTL_SECONDS,
-    urgency: 'normal',
-    expiresAt: now + REMINDER_TTL_SECONDS * 1000,
-    endpointHash: job.endpointHash,
-  };
   await deps.pushQueue.addBulk([push]);
   return 'queued';
 }
