@@ -122,6 +122,9 @@ describe('daily reminders through POST and DELETE /v1/subscriptions (MariaDB, Re
     const input = subscription({ notifyTime: { utcHour: 7, minute: 5 }, notifyType: 'DAILY_CHECK' });
     await call('POST', input);
     const id = schedulerOf('alice', input.endpoint);
+    const again = await call('POST', input);
+    expect(again.status).to.equal(200);
+    expect((await reminders.getDelayed()).filter((job) => job.repeatJobKey === id)).to.have.length(1);
 
     const moved = await call('POST', { ...input, notifyTime: { utcHour: 22, minute: 45 } });
     expect(moved.status).to.equal(200);
