@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared/config/index.js';
-import { createGroupStore, createNotificationStore } from '../../shared/database/index.js';
+import {
+  createGroupStore,
+  createNotificationStore,
+  createSubscriptionStore,
+} from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
@@ -13,6 +17,7 @@ import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/qu
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createRedeliveryIds } from './accept-mqtt-event.js';
 import { createEventRecorder } from './event-recorder.js';
+import { startReminderWorker } from './fire-reminder.js';
 import { startLeadership } from './intake-leadership.js';
 import { startMqttIntake, type MqttIntake } from './mqtt-intake.js';
 import { startMqttPublisher } from './realtime-publisher.js';
@@ -99,6 +104,14 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'route attempt failed'),
   );
+  const reminderWorker = startReminderWorker({
+    connection: workerRedis,
+    producer,
+    prefix,
+    subscriptions: createSubscriptionStore(deps.dataSource),
+    pushQueue,
+    log,
+  });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
   return {
@@ -106,6 +119,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     async close() {
       await leadership.close();
       await worker.close();
+      await reminderWorker.close();
       await realtime.close();
       await routeQueue.close();
       await pushQueue.close();

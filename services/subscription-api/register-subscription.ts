@@ -1,14 +1,20 @@
 import type { SubscriptionStore, VapidKeyStore } from '../../shared/database/index.js';
-import { NotFoundError, ValidationError } from '../../shared/errors/index.js';
+import { NotFoundError, UnavailableError, ValidationError } from '../../shared/errors/index.js';
 import type { SubscriptionRequest, UnsubscribeRequest } from '../../shared/events/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { hashEndpoint } from '../../shared/database/index.js';
 import { assertPackageAccess, type UserCaller } from '../../shared/auth/index.js';
+import type { DailyReminder, ReminderSchedules } from '../../shared/queue/index.js';
 
 export interface SubscriptionDeps {
   subscriptions: SubscriptionStore;
   vapidKeys: VapidKeyStore;
   endpointPolicy: EndpointPolicy;
+  /**
+   * The daily reminders' job schedulers. `startSubscriptionApi` always passes them; without
+   * them (an app built for tests that do not need reminders) a `notifyTime` is refused with 503.
+   */
+  reminders?: Pick<ReminderSchedules, 'upsert' | 'remove'>;
 }
 
 /**
@@ -32,6 +38,10 @@ export async function registerSubscription(
   if (!key) {
     throw new ValidationError(`invalid subscription: applicationServerKey: not a VAPID key of ${input.package}`);
   }
+  const reminder = reminderIn(input);
+  if (reminder && !deps.reminders) {
+    throw new UnavailableError('daily reminders are not available on this server');
+  }
   const { endpointHash, created } = await deps.subscriptions.upsert({
     user: caller.user,
     package: input.package,
@@ -42,14 +52,23 @@ export async function registerSubscription(
     userAgent: userAgent?.slice(0, 512) ?? null,
     expirationTime: input.expirationTime == null ? null : new Date(input.expirationTime),
     vapidKeyId: key.id,
+    reminder,
   });
+  // After the row: a firing reads the row, and one that finds no reminder there removes its
+  // scheduler. Subscribing again without a reminder removes the one it had.
+  const subscription = { user: caller.user, package: input.package, endpointHash };
+  if (reminder) {
+    await deps.reminders!.upsert({ ...subscription, utcHour: reminder.utcHour, minute: reminder.minute });
+  } else {
+    await deps.reminders?.remove(subscription);
+  }
   const total = await deps.subscriptions.countActive(caller.user, input.package);
   return { id: endpointHash, total, created };
 }
 
 /** Soft-deletes the caller's subscription; the row stays, marked inactive. */
 export async function unregisterSubscription(
-  deps: Pick<SubscriptionDeps, 'subscriptions'>,
+  deps: Pick<SubscriptionDeps, 'subscriptions' | 'reminders'>,
   caller: UserCaller,
   input: UnsubscribeRequest,
 ): Promise<void> {
@@ -57,4 +76,11 @@ export async function unregisterSubscription(
   const key = { user: caller.user, package: input.package, endpointHash: hashEndpoint(input.endpoint) };
   const found = await deps.subscriptions.deactivate(key, 'unsubscribed');
   if (!found) throw new NotFoundError('no such subscription');
+  await deps.reminders?.remove(key);
+}
+
+/** The reminder a request asks for; the schema already refused a type or message without a time. */
+function reminderIn(input: SubscriptionRequest): DailyReminder | null {
+  if (!input.notifyTime || !input.notifyType) return null;
+  return { ...input.notifyTime, type: input.notifyType, message: input.message ?? null };
 }

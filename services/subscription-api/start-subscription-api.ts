@@ -18,11 +18,16 @@ import {
   registerQueueDepth,
   type MetricsRegistry,
 } from '../../shared/metrics/index.js';
-import { connectRedis, createRouteQueue } from '../../shared/queue/index.js';
+import {
+  connectRedis,
+  createReminderSchedules,
+  createRouteQueue,
+} from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
 import { ConfigError } from '../../shared/errors/index.js';
-import { createApp } from './create-app.js';
+import { createApp, type AppDeps } from './create-app.js';
+import type { SubscriptionDeps } from './register-subscription.js';
 import type { DemoOptions } from './demo.routes.js';
 import { DEMO_PACKAGE } from './demo-session.js';
 
@@ -63,15 +68,20 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const demo = deps.demo && { ...deps.demo, jwtSecret: demoSecret(deps.auth.jwtSecret) };
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
+  const reminders = createReminderSchedules({ connection: redis, prefix: deps.redis.queuePrefix, log });
   // Opened only to count jobs for queue depth; they share the API's Redis connection.
-  const countedQueues = [QUEUE_NAMES.route, QUEUE_NAMES.push].map((name) => {
+  const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders];
+  const countedQueues = counted.map((name) => {
     const queue = new Queue(name, { connection: redis, prefix: deps.redis.queuePrefix });
     queue.on('error', (err) => log.warn({ err: err.message, queue: name }, 'queue error'));
     return queue;
   });
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
-  const app = createApp({
+  // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its
+  // deps object to them as it is).
+  const appDeps: AppDeps & Pick<SubscriptionDeps, 'reminders'> = {
+    reminders,
     auth: createAuthenticator({ ...deps.auth, log }),
     subscriptions: createSubscriptionStore(deps.dataSource),
     vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
@@ -83,7 +93,8 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     log,
     metrics: { registry, httpMetrics: createHttpMetrics(registry) },
     demo,
-  });
+  };
+  const app = createApp(appDeps);
   const server = createServer(app);
   let port: number;
   try {
@@ -96,6 +107,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     });
   } catch (err) {
     await routeQueue.close();
+    await reminders.close();
     await Promise.allSettled(countedQueues.map((queue) => queue.close()));
     redis.disconnect();
     throw err;
@@ -109,6 +121,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
       server.closeIdleConnections();
       await closeServer(server);
       await routeQueue.close();
+      await reminders.close();
       await Promise.allSettled(countedQueues.map((queue) => queue.close()));
       await redis.quit().catch(() => undefined);
     },

@@ -10,6 +10,7 @@ import {
 } from '../../shared/events/index.js';
 import type { Authenticator } from '../../shared/auth/index.js';
 import { assertPackageAccess } from '../../shared/auth/index.js';
+import { reminderOf } from '../../shared/queue/index.js';
 import {
   registerSubscription,
   unregisterSubscription,
@@ -75,11 +76,20 @@ export function subscriptionRoutes(
         updatedAt: r.updatedAt,
         lastSuccessAt: r.lastSuccessAt,
         failureCount: r.failureCount,
+        reminder: reminderView(r),
       })),
     });
   });
 
   return router;
+}
+
+/** A subscription's daily reminder as `POST /v1/subscriptions` took it; null when none. */
+function reminderView(row: Parameters<typeof reminderOf>[0]) {
+  const reminder = reminderOf(row);
+  if (!reminder) return null;
+  const { utcHour, minute, type, message } = reminder;
+  return { notifyTime: { utcHour, minute }, notifyType: type, ...(message === null ? {} : { message }) };
 }
 
 /**

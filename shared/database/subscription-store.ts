@@ -28,6 +28,16 @@ export interface UpsertSubscription {
   userAgent: string | null;
   expirationTime: Date | null;
   vapidKeyId: number | null;
+  /** The daily reminder; absent or null: none (an earlier one is removed). */
+  reminder?: SubscriptionReminder | null;
+}
+
+/** A subscription's daily reminder, as the `notify_*` columns hold it. */
+export interface SubscriptionReminder {
+  utcHour: number;
+  minute: number;
+  type: NonNullable<PushSubscriptionRow['notifyType']>;
+  message: string | null;
 }
 
 /** Persistence of browser subscriptions, keyed by (user, package, SHA-256 of endpoint). */
@@ -66,7 +76,7 @@ export function hashEndpoint(endpoint: string): string {
 const VIEW_COLUMNS: (keyof SubscriptionView)[] = [
   'user', 'package', 'endpointHash', 'endpoint', 'module', 'userAgent', 'expirationTime',
   'vapidKeyId', 'createdAt', 'updatedAt', 'lastSuccessAt', 'failureCount', 'active',
-  'deactivatedReason',
+  'deactivatedReason', 'notifyUtcHour', 'notifyMinute', 'notifyType', 'notifyMessage',
 ];
 
 /** The TypeORM-backed store (MySQL/MariaDB or SQLite). */
@@ -80,12 +90,16 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
   });
 
   return {
-    async upsert(input) {
+    async upsert({ reminder, ...input }) {
       const endpointHash = hashEndpoint(input.endpoint);
       const key = { user: input.user, package: input.package, endpointHash };
       const now = new Date();
       const fields = {
         ...input,
+        notifyUtcHour: reminder?.utcHour ?? null,
+        notifyMinute: reminder?.minute ?? null,
+        notifyType: reminder?.type ?? null,
+        notifyMessage: reminder?.message ?? null,
         updatedAt: now,
         active: 'Y' as const,
         deactivatedReason: null,

@@ -19,6 +19,16 @@ export interface PushSubscriptionRow {
   failureCount: number;
   active: 'Y' | 'N';
   deactivatedReason: string | null;
+  /**
+   * The daily reminder (issue 6): at `notifyUtcHour`:`notifyMinute` UTC every day; all four are
+   * null when the subscription has none. Optional in the type only, so that rows built by hand
+   * before reminders existed still type-check; the database always returns them.
+   */
+  notifyUtcHour?: number | null;
+  notifyMinute?: number | null;
+  notifyType?: 'DAILY_CHECK' | 'DIRECT_NOTIFICATION' | null;
+  /** Up to 100 characters, shown by the reminder. */
+  notifyMessage?: string | null;
 }
 
 export const PushSubscriptionEntity = new EntitySchema<PushSubscriptionRow>({
@@ -41,5 +51,9 @@ export const PushSubscriptionEntity = new EntitySchema<PushSubscriptionRow>({
     failureCount: { name: 'failure_count', type: 'int', default: 0 },
     active: { type: 'varchar', length: 1, default: 'Y' },
     deactivatedReason: { name: 'deactivated_reason', type: 'varchar', length: 64, nullable: true },
+    notifyUtcHour: { name: 'notify_utc_hour', type: 'int', nullable: true },
+    notifyMinute: { name: 'notify_minute', type: 'int', nullable: true },
+    notifyType: { name: 'notify_type', type: 'varchar', length: 32, nullable: true },
+    notifyMessage: { name: 'notify_message', type: 'varchar', length: 100, nullable: true },
   },
 });

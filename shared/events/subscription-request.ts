@@ -12,9 +12,16 @@ const authSecret = z.string().refine((value) => decodeBase64Url(value)?.length =
   message: 'must be base64url of 16 bytes',
 });
 
+/** When a subscription's daily reminder fires: every day at this UTC time. */
+const notifyTime = z.strictObject({
+  utcHour: z.number().int().min(0).max(23),
+  minute: z.number().int().min(0).max(59),
+});
+
 /**
- * `POST /v1/subscriptions`: `PushSubscription.toJSON()` plus the package. The endpoint's
- * policy check needs settings, so it happens in the use-case, not here.
+ * `POST /v1/subscriptions`: `PushSubscription.toJSON()` plus the package, and optionally a
+ * daily reminder (`notifyTime`, `notifyType`, `message`, as the TimeSafari server takes them).
+ * The endpoint's policy check needs settings, so it happens in the use-case, not here.
  */
 export const subscriptionRequestSchema = z.object({
   endpoint: z.string().min(1).max(2048),
@@ -28,6 +35,21 @@ export const subscriptionRequestSchema = z.object({
    * current key is assumed, which is wrong only if a rotation happened in between.
    */
   applicationServerKey: p256dh.optional(),
+  notifyTime: notifyTime.optional(),
+  notifyType: z.enum(['DAILY_CHECK', 'DIRECT_NOTIFICATION']).optional(),
+  /** Shown by the reminder: the body of a daily check, the text of a direct notification. */
+  message: z.string().min(1).max(100).optional(),
+}).superRefine((value, ctx) => {
+  // A type or a message without a time would be stored and never fire; a time without a type
+  // would have to guess which notification the user asked for. Both are refused.
+  if (value.notifyTime && !value.notifyType) {
+    ctx.addIssue({ code: 'custom', path: ['notifyType'], message: 'required with notifyTime' });
+  }
+  for (const field of ['notifyType', 'message'] as const) {
+    if (value[field] !== undefined && !value.notifyTime) {
+      ctx.addIssue({ code: 'custom', path: [field], message: 'needs notifyTime' });
+    }
+  }
 });
 export type SubscriptionRequest = z.infer<typeof subscriptionRequestSchema>;
 

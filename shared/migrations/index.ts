@@ -1,12 +1,14 @@
 import { InitialSchema1764000000000 } from './1764000000000-initial-schema.js';
 import { GroupMembers1764100000000 } from './1764100000000-group-members.js';
 import { CaseSensitiveNames1764200000000 } from './1764200000000-case-sensitive-names.js';
-import { ExactEventIds1764300000000 } from './1764300000000-exact-event-ids.js';
+import { SubscriptionReminders1764300000000 } from './1764300000000-subscription-reminders.js';
+import { ExactEventIds1764400000000 } from './1764400000000-exact-event-ids.js';
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
 export const MIGRATIONS = [
   InitialSchema1764000000000,
   GroupMembers1764100000000,
   CaseSensitiveNames1764200000000,
-  ExactEventIds1764300000000,
+  SubscriptionReminders1764300000000,
+  ExactEventIds1764400000000,
 ];

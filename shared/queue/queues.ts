@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { PushJob, RouteJob } from '../events/index.js';
+import { buildMessage, type Event, type PushJob, type RouteJob } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { QUEUE_NAMES, pushJobId, routeJobId } from '../topics/index.js';
 
@@ -52,12 +52,12 @@ export interface QueueSettings {
   pushAttempts?: number;
 }
 
-const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+export const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
   removeOnComplete: { age: DEDUPLICATION_WINDOW_SECONDS },
   removeOnFail: { age: 7 * DEDUPLICATION_WINDOW_SECONDS },
 };
 
-function openQueue(name: string, settings: QueueSettings): Queue {
+export function openQueue(name: string, settings: QueueSettings): Queue {
   const queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
   queue.on('error', (err) => settings.log.warn({ err: err.message, queue: name }, 'queue error'));
   return queue;
@@ -154,5 +154,27 @@ export function createPushQueue(settings: QueueSettings): PushQueue {
       );
     },
     close: () => queue.close(),
+  };
+}
+
+/**
+ * A push job that needs no routing: an event for one subscription of one user (a test push, a
+ * reminder), with the event's TTL counted from `now`.
+ */
+export function subscriptionPushJob(
+  event: Event,
+  to: { id: string; package: string; user: string; endpointHash: string; createdAt: string },
+  now: number,
+): PushJob {
+  const { user: _user, ...message } = buildMessage(event, to);
+  return {
+    eventId: to.id,
+    package: to.package,
+    users: [to.user],
+    message,
+    ttl: event.ttl,
+    urgency: event.urgency,
+    expiresAt: now + event.ttl * 1000,
+    endpointHash: to.endpointHash,
   };
 }

@@ -1,4 +1,11 @@
 export { NAME_PATTERN, isValidName } from './names.js';
 export { createTopics, isValidTopicRoot } from './topics.js';
 export type { Topics, NotifyTarget, ParsedNotifyTopic } from './topics.js';
-export { QUEUE_NAMES, DEFAULT_QUEUE_PREFIX, routeJobId, pushJobId } from './queues.js';
+export {
+  QUEUE_NAMES,
+  DEFAULT_QUEUE_PREFIX,
+  routeJobId,
+  pushJobId,
+  reminderSchedulerId,
+  reminderEventId,
+} from './queues.js';

@@ -9,6 +9,11 @@ export const QUEUE_NAMES = {
   route: 'route',
   /** One job per (event, user): deliver Web Push to that user's active subscriptions. */
   push: 'push',
+  /**
+   * One BullMQ job scheduler per subscription with a daily reminder; each firing is one job,
+   * which a router turns into a push job for that subscription.
+   */
+  reminders: 'reminders',
 } as const;
 
 /** The Redis key prefix of every queue, so one Redis can serve several deployments. */
@@ -27,6 +32,23 @@ export function routeJobId(eventId: string): string {
 export function pushJobId(eventId: string, users: string | readonly string[]): string {
   const key = typeof users === 'string' ? users : users.join('\n');
   return `p-${digest(`${eventId}\u0000${key}`)}`;
+}
+
+/** The job scheduler of one subscription's daily reminder: `:`-free, one per subscription. */
+export function reminderSchedulerId(key: {
+  user: string;
+  package: string;
+  endpointHash: string;
+}): string {
+  return `rem-${digest(`${key.user}\u0000${key.package}\u0000${key.endpointHash}`)}`;
+}
+
+/**
+ * The event id of one firing of a reminder: the same for every router that takes that firing
+ * and for every retry, so its push job (`pushJobId(eventId, user)`) is queued once.
+ */
+export function reminderEventId(schedulerId: string, firesAt: number): string {
+  return `${schedulerId}-${firesAt}`;
 }
 
 function digest(value: string): string {

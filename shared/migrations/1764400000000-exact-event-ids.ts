@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * 1,000 named users (up to ~130 KB of JSON) outgrows `text` (64 KB): `mediumtext`. SQLite
  * compares exactly and has no text size classes: there this does nothing.
  */
-export class ExactEventIds1764300000000 implements MigrationInterface {
-  name = 'ExactEventIds1764300000000';
+export class ExactEventIds1764400000000 implements MigrationInterface {
+  name = 'ExactEventIds1764400000000';
 
   async up(q: QueryRunner): Promise<void> {
     if (!isMysql(q)) return;
