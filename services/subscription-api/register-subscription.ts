@@ -42,7 +42,7 @@ export async function registerSubscription(
   if (reminder && !deps.reminders) {
     throw new UnavailableError('daily reminders are not available on this server');
   }
-  const { endpointHash, created } = await deps.subscriptions.upsert({
+  const { endpointHash, created, reminder: stored } = await deps.subscriptions.upsert({
     user: caller.user,
     package: input.package,
     endpoint: input.endpoint,
@@ -55,11 +55,13 @@ export async function registerSubscription(
     reminder,
   });
   // After the row: a firing reads the row, and one that finds no reminder there removes its
-  // scheduler. Subscribing again without a reminder removes the one it had.
+  // scheduler. A re-registration without reminder fields keeps the stored one (and puts its
+  // scheduler back, should a dead subscription's firing have removed it); `notifyTime: null`
+  // removes it.
   const subscription = { user: caller.user, package: input.package, endpointHash };
-  if (reminder) {
-    await deps.reminders!.upsert({ ...subscription, utcHour: reminder.utcHour, minute: reminder.minute });
-  } else {
+  if (stored && deps.reminders) {
+    await deps.reminders.upsert({ ...subscription, utcHour: stored.utcHour, minute: stored.minute });
+  } else if (!stored) {
     await deps.reminders?.remove(subscription);
   }
   const total = await deps.subscriptions.countActive(caller.user, input.package);
@@ -79,8 +81,12 @@ export async function unregisterSubscription(
   await deps.reminders?.remove(key);
 }
 
-/** The reminder a request asks for; the schema already refused a type or message without a time. */
-function reminderIn(input: SubscriptionRequest): DailyReminder | null {
+/**
+ * The reminder a request asks for: undefined keeps the stored one, null removes it. The schema
+ * already refused a type or message without a time.
+ */
+function reminderIn(input: SubscriptionRequest): DailyReminder | null | undefined {
+  if (input.notifyTime === undefined) return undefined;
   if (!input.notifyTime || !input.notifyType) return null;
   return { ...input.notifyTime, type: input.notifyType, message: input.message ?? null };
 }

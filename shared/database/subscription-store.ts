@@ -28,7 +28,7 @@ export interface UpsertSubscription {
   userAgent: string | null;
   expirationTime: Date | null;
   vapidKeyId: number | null;
-  /** The daily reminder; absent or null: none (an earlier one is removed). */
+  /** The daily reminder; null: none (an earlier one is removed); absent: the stored one stays. */
   reminder?: SubscriptionReminder | null;
 }
 
@@ -43,7 +43,8 @@ export interface SubscriptionReminder {
 /** Persistence of browser subscriptions, keyed by (user, package, SHA-256 of endpoint). */
 export interface SubscriptionStore {
   /** Inserts, or updates and reactivates the row with the same key. */
-  upsert(input: UpsertSubscription): Promise<{ endpointHash: string; created: boolean }>;
+  /** Also answers the reminder the subscription has now (given, or kept). */
+  upsert(input: UpsertSubscription): Promise<{ endpointHash: string; created: boolean; reminder: SubscriptionReminder | null }>;
   /** Soft delete; false when there was no such row. */
   deactivate(key: SubscriptionKey, reason: string): Promise<boolean>;
   countActive(user: string, pkg: string): Promise<number>;
@@ -94,27 +95,37 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
       const endpointHash = hashEndpoint(input.endpoint);
       const key = { user: input.user, package: input.package, endpointHash };
       const now = new Date();
-      const fields = {
-        ...input,
+      const reminderFields = {
         notifyUtcHour: reminder?.utcHour ?? null,
         notifyMinute: reminder?.minute ?? null,
         notifyType: reminder?.type ?? null,
         notifyMessage: reminder?.message ?? null,
+      };
+      const fields = {
+        ...input,
+        // Absent: a browser re-registering its subscription keeps the reminder it had.
+        ...(reminder === undefined ? {} : reminderFields),
         updatedAt: now,
         active: 'Y' as const,
         deactivatedReason: null,
         failureCount: 0,
       };
+      const kept = async () => {
+        if (reminder !== undefined) return reminder;
+        const row = await repo.findOne({ where: key, select: { notifyUtcHour: true, notifyMinute: true, notifyType: true, notifyMessage: true } });
+        if (!row || row.notifyUtcHour == null || row.notifyMinute == null || !row.notifyType) return null;
+        return { utcHour: row.notifyUtcHour, minute: row.notifyMinute, type: row.notifyType, message: row.notifyMessage ?? null };
+      };
       // Update first: re-subscribing is the common case. Two first subscribes racing on the
       // same key meet at the primary key; the loser becomes an update.
-      if (((await repo.update(key, fields)).affected ?? 0) > 0) return { endpointHash, created: false };
+      if (((await repo.update(key, fields)).affected ?? 0) > 0) return { endpointHash, created: false, reminder: await kept() };
       try {
-        await repo.insert({ ...fields, endpointHash, createdAt: now, lastSuccessAt: null });
-        return { endpointHash, created: true };
+        await repo.insert({ ...reminderFields, ...fields, endpointHash, createdAt: now, lastSuccessAt: null });
+        return { endpointHash, created: true, reminder: reminder ?? null };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         await repo.update(key, fields);
-        return { endpointHash, created: false };
+        return { endpointHash, created: false, reminder: await kept() };
       }
     },
     async deactivate(key, reason) {

@@ -35,7 +35,8 @@ export const subscriptionRequestSchema = z.object({
    * current key is assumed, which is wrong only if a rotation happened in between.
    */
   applicationServerKey: p256dh.optional(),
-  notifyTime: notifyTime.optional(),
+  /** `null` removes the subscription's reminder; absent leaves it as it is. */
+  notifyTime: notifyTime.nullable().optional(),
   notifyType: z.enum(['DAILY_CHECK', 'DIRECT_NOTIFICATION']).optional(),
   /** Shown by the reminder: the body of a daily check, the text of a direct notification. */
   message: z.string().min(1).max(100).optional(),

@@ -118,7 +118,7 @@ describe('daily reminders through POST and DELETE /v1/subscriptions (MariaDB, Re
     });
   });
 
-  it('moves the reminder when the subscription is sent again with another time, and removes it when sent without', async function () {
+  it('moves the reminder when the subscription is sent again with another time, keeps it when sent without, and removes it on notifyTime: null', async function () {
     const input = subscription({ notifyTime: { utcHour: 7, minute: 5 }, notifyType: 'DAILY_CHECK' });
     await call('POST', input);
     const id = schedulerOf('alice', input.endpoint);
@@ -133,8 +133,12 @@ describe('daily reminders through POST and DELETE /v1/subscriptions (MariaDB, Re
     expect(pending).to.have.length(1);
     expect(new Date(pending[0]!.timestamp + pending[0]!.delay).getUTCHours()).to.equal(22);
 
+    // A browser registering its subscription again, without reminder fields, keeps the reminder.
     const { notifyTime: _time, notifyType: _type, ...without } = input;
-    const cleared = await call('POST', without);
+    expect((await call('POST', without)).status).to.equal(200);
+    expect((await reminders.getJobScheduler(id))?.pattern).to.equal('45 22 * * *');
+
+    const cleared = await call('POST', { ...without, notifyTime: null });
     expect(cleared.status).to.equal(200);
     expect(await reminders.getJobScheduler(id)).to.equal(undefined);
     expect((await reminders.getDelayed()).filter((job) => job.repeatJobKey === id)).to.have.length(0);
@@ -178,7 +182,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       await testDb?.drop();
     });
 
-    it('keeps the reminder of a subscription, up to 100 characters of any text, and clears it on an upsert without', async function () {
+    it('keeps the reminder of a subscription, up to 100 characters of any text, on an upsert without one, and clears it on null', async function () {
       const store = createSubscriptionStore(database.dataSource);
       const message = '⏰ Zeit für deinen täglichen Check 🙂'.padEnd(100, '!');
       const base = {
@@ -191,7 +195,12 @@ for (const kind of ['mysql', 'sqlite'] as const) {
         23, 59, 'DIRECT_NOTIFICATION', message,
       ]);
 
-      await store.upsert(base);
+      const kept = await store.upsert(base);
+      expect(kept.reminder).to.deep.equal({ utcHour: 23, minute: 59, type: 'DIRECT_NOTIFICATION', message });
+      const [still] = await store.list('rita', 'crm');
+      expect(still?.notifyMessage).to.equal(message);
+
+      await store.upsert({ ...base, reminder: null });
       const [cleared] = await store.list('rita', 'crm');
       expect([cleared?.notifyUtcHour, cleared?.notifyMinute, cleared?.notifyType, cleared?.notifyMessage]).to.deep.equal([
         null, null, null, null,

@@ -56,7 +56,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
     it('inserts a new subscription and counts it as active', async function () {
       const input = subscription({ user: 'insert-user' });
       const result = await store.upsert(input);
-      expect(result).to.deep.equal({ endpointHash: hashEndpoint(input.endpoint), created: true });
+      expect(result).to.deep.equal({ endpointHash: hashEndpoint(input.endpoint), created: true, reminder: null });
       expect(await store.countActive('insert-user', 'crm')).to.equal(1);
     });
 
