@@ -20,7 +20,7 @@ describe('the MQTT intake lease', function () {
     await server.remove();
   });
 
-  function router(events: string[], leaseMs: number) {
+  function router(events: string[], leaseMs: number, startMs = 0) {
     const redis = new Redis(server.url, { maxRetriesPerRequest: null });
     redis.on('error', () => undefined);
     connections.push(redis);
@@ -30,7 +30,10 @@ describe('the MQTT intake lease', function () {
       holder: randomUUID(),
       leaseMs,
       log: testLogger(),
-      onGain: async () => void events.push(`gain@${Date.now()}`),
+      onGain: async () => {
+        await new Promise((r) => setTimeout(r, startMs));
+        events.push(`gain@${Date.now()}`);
+      },
       onLose: async () => void events.push(`lose@${Date.now()}`),
     });
   }
@@ -65,5 +68,21 @@ describe('the MQTT intake lease', function () {
     expect(Number(events[1]!.split('@')[1])).to.be.at.most(Math.max(gainedAt, frozenAt) + 1_500);
     server.thaw();
     await leadership.close();
+  });
+
+  it('stops what it started at once when the intake took longer than the lease to start', async function () {
+    const slow: string[] = [];
+    const leadership = router(slow, 1_000, 1_500);
+    await leadership.ready;
+    await new Promise((r) => setTimeout(r, 1_000));
+    await leadership.close();
+    await new Promise((r) => setTimeout(r, 1_600));
+
+    const kinds = slow.map((e) => e.split('@')[0]);
+    expect(kinds.length).to.be.at.least(2);
+    // Every start that came too late was stopped again at once: gain, lose, gain, lose …
+    expect(kinds).to.deep.equal(kinds.map((_, i) => (i % 2 === 0 ? 'gain' : 'lose')));
+    const at = slow.map((e) => Number(e.split('@')[1]));
+    for (let i = 1; i < at.length; i += 2) expect(at[i]! - at[i - 1]!).to.be.below(100);
   });
 });
