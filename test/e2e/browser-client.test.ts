@@ -200,6 +200,29 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     expect(problems).to.deep.equal([]);
   });
 
+  it('subscribes with the access_token cookie instead of a token', async function () {
+    const cookieUser = `cookie-${randomUUID().slice(0, 8)}`;
+    const token = await userToken(cookieUser, ['demo']);
+    await browser.context.addCookies([{ name: 'access_token', value: token, url: base }]);
+    try {
+      await fakePushSubscribe(page, subscription);
+      const result = await page.evaluate(async () => {
+        const client = await import('/axion-push.js' as string);
+        return client.subscribe({ package: 'demo' });
+      });
+      expect(result).to.be.an('object');
+
+      const res = await api('GET', '/v1/subscriptions?package=demo', undefined, { authorization: `Bearer ${token}` });
+      const listed = res.body.subscriptions as { endpoint: string; active: boolean }[];
+      expect(listed.find((s) => s.endpoint === subscription.endpoint)).to.include({ active: true });
+    } finally {
+      await browser.context.clearCookies({ name: 'access_token' });
+      // Back to the demo user's token-based subscription, which the service worker keeps for later.
+      await page.click('#subscribe');
+      await page.waitForFunction(() => (globalThis as any).document.querySelector('#push-status').textContent.startsWith('Subscribed'));
+    }
+  });
+
   it('shows a notification posted to the API in the live MQTT feed within a second', async function () {
     const started = Date.now();
     const { status, body } = await api('POST', '/v1/notifications', {
