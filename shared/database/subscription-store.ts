@@ -168,20 +168,16 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
       await repo.update(where(key), { lastSuccessAt: at, failureCount: 0 });
     },
     async recordSuccesses(pkg, keys, at) {
+      // Plain SQL, as listActive: TypeORM's query builder spent ~10 µs per key here.
+      const column = dataSource.getMetadata(PushSubscriptionEntity).findColumnWithPropertyName('lastSuccessAt')!;
+      const when = dataSource.driver.preparePersistentValue(at, column) as unknown;
       for (let i = 0; i < keys.length; i += 500) {
         const chunk = keys.slice(i, i + 500);
-        const params: Record<string, string> = { pkg };
-        const tuples = chunk.map((k, j) => {
-          params[`u${j}`] = k.user;
-          params[`h${j}`] = k.endpointHash;
-          return `(:u${j}, :h${j})`;
-        });
-        await repo
-          .createQueryBuilder()
-          .update()
-          .set({ lastSuccessAt: at, failureCount: 0 })
-          .where(`package = :pkg AND (${q('user')}, endpoint_hash) IN (${tuples.join(', ')})`, params)
-          .execute();
+        await dataSource.query(
+          `UPDATE ${q('push_subscription')} SET ${q('last_success_at')} = ?, ${q('failure_count')} = 0` +
+            ` WHERE ${q('package')} = ? AND (${q('user')}, ${q('endpoint_hash')}) IN (${chunk.map(() => '(?, ?)').join(', ')})`,
+          [when, pkg, ...chunk.flatMap((k) => [k.user, k.endpointHash])],
+        );
       }
     },
     async deactivateStale(staleBefore, now, limit) {
