@@ -173,6 +173,22 @@ export function deliveryKey(topic: string, messageId: number, payload: Buffer): 
  */
 const PERIOD_MS = 60_000;
 const PERIODS_KEPT = 2;
+/** Notes per script call: Lua's unpack() stops at a few thousand values. */
+const MAX_PER_CALL = 1_000;
+
+// KEYS: this minute's hash. ARGV: when it expires (ms), then field, value, field, value, …
+const REMEMBER = `redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])`;
+// KEYS: the kept minutes' hashes, newest first. ARGV: fields. The newest note of each, or false.
+const LOOK_UP = `local found = {}
+for i, field in ipairs(ARGV) do
+  found[i] = false
+  for _, key in ipairs(KEYS) do
+    local value = redis.call('HGET', key, field)
+    if value then found[i] = value break end
+  end
+end
+return found`;
 
 /**
  * Remembers, per (topic, packet id, payload), the event id a QoS 1 message got and whether its
@@ -185,43 +201,33 @@ const PERIODS_KEPT = 2;
 export function createRedeliveryIds(redis: Redis, prefix: string, now: () => number = Date.now): RedeliveryIds {
   const periodKey = (period: number) => `${prefix}:mqtt-deliveries:${period}`;
   let pending: { field: string; value: string; settle: (err: Error | null) => void }[] = [];
+  // One script call per batch, not a pipeline of commands: at a few events per event-loop turn,
+  // ioredis's pipeline and command objects per event made the router's garbage collections
+  // three times as frequent (an in-process measurement, docs/performance.md).
   const flush = () => {
-    const batch = pending;
-    pending = [];
+    const batch = pending.splice(0, MAX_PER_CALL);
+    if (pending.length > 0) setImmediate(flush);
     const period = Math.floor(now() / PERIOD_MS);
-    const key = periodKey(period);
-    redis
-      .multi()
-      .hset(key, ...batch.flatMap((entry) => [entry.field, entry.value]))
-      .pexpireat(key, (period + 1 + PERIODS_KEPT) * PERIOD_MS)
-      .exec()
-      .then(
-        (results) => {
-          const err = results?.find(([failed]) => failed)?.[0] ?? null;
-          for (const entry of batch) entry.settle(err);
-        },
-        (err: Error) => batch.forEach((entry) => entry.settle(err)),
-      );
+    const args: (string | number)[] = [(period + 1 + PERIODS_KEPT) * PERIOD_MS];
+    for (const entry of batch) args.push(entry.field, entry.value);
+    redis.eval(REMEMBER, 1, periodKey(period), ...args).then(
+      () => batch.forEach((entry) => entry.settle(null)),
+      (err: Error) => batch.forEach((entry) => entry.settle(err)),
+    );
   };
   type Asked = { name: string; resolve: (found: EarlierDelivery | null) => void; reject: (err: unknown) => void };
   let asked: Asked[] = [];
   const answer = () => {
-    const batch = asked;
-    asked = [];
+    const batch = asked.splice(0, MAX_PER_CALL);
+    if (asked.length > 0) setImmediate(answer);
     const period = Math.floor(now() / PERIOD_MS);
-    const names = batch.map((entry) => entry.name);
-    const pipeline = redis.pipeline();
-    for (let back = 0; back <= PERIODS_KEPT; back++) pipeline.hmget(periodKey(period - back), ...names);
-    pipeline.exec().then(
-      (results) => {
-        const failed = results?.find(([err]) => err);
-        if (!results || failed) return batch.forEach((entry) => entry.reject(failed?.[0] ?? new Error('no answer')));
-        // Newest period first: a later delivery with the same packet id wrote over an earlier one.
+    const keys = Array.from({ length: PERIODS_KEPT + 1 }, (_, back) => periodKey(period - back));
+    (redis.eval(LOOK_UP, keys.length, ...keys, ...batch.map((entry) => entry.name)) as Promise<(string | null)[]>).then(
+      (values) =>
         batch.forEach((entry, i) => {
-          const value = results.map(([, values]) => (values as (string | null)[])[i]).find((v) => typeof v === 'string');
-          entry.resolve(value ? { published: value.startsWith('1'), id: value.slice(2) } : null);
-        });
-      },
+          const value = values[i];
+          entry.resolve(typeof value === 'string' ? { published: value.startsWith('1'), id: value.slice(2) } : null);
+        }),
       (err: unknown) => batch.forEach((entry) => entry.reject(err)),
     );
   };
