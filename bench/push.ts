@@ -621,8 +621,8 @@ async function benchSystemSteps(
     await time(`SubscriptionStore.listActive, ${MAX_USERS_PER_PUSH_JOB} users (SQL, SQLite; once per job)`, 200, (i) =>
       store.listActive(PKG, chunk(i).map(user)),
     ),
-    await time('SubscriptionStore.recordSuccess, 1 key (TypeORM update, SQLite commit)', 1000, (i) =>
-      store.recordSuccess({ user: user(i), package: PKG, endpointHash: hashOf(origin, i) }, new Date()),
+    await time('SubscriptionStore.recordSuccesses, 1 key (one UPDATE, SQLite commit)', 1000, (i) =>
+      store.recordSuccesses(PKG, [{ user: user(i), endpointHash: hashOf(origin, i) }], new Date()),
     ),
     await time(`SubscriptionStore.recordSuccesses, ${MAX_USERS_PER_PUSH_JOB} keys (one UPDATE, SQLite commit; once per job)`, 200, (i) =>
       store.recordSuccesses(PKG, chunk(i).map((k) => ({ user: user(k), endpointHash: hashOf(origin, k) })), new Date()),

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../shared/errors/index.js';
-import { eventSchema, parseOrThrow, type Event, type RouteJob, type Target } from '../../shared/events/index.js';
-import { acceptEvent, messageJson, newRouteJob, type AcceptEventDeps } from '../../shared/intake/index.js';
+import { eventSchema, parseOrThrow, type Event, type Target } from '../../shared/events/index.js';
+import { acceptEvent, conflictFor, messageJson, newRouteJob, type AcceptEventDeps } from '../../shared/intake/index.js';
 import type { NotifyTarget, Topics } from '../../shared/topics/index.js';
 import type { EventRecorder } from './event-recorder.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
@@ -94,7 +94,7 @@ export function takeMqttEvent(deps: MqttIntakeDeps, delivery: MqttDelivery, pers
     );
     await remember(deps, key, { id: job.id, published: job.realtimePublished }, persist);
     const outcome = await persist(() => deps.recorder.record(job));
-    if (outcome === 'conflict') return conflict(job);
+    if (outcome === 'conflict') throw conflictFor(job.id);
     return { accepted: true, id: job.id };
   });
   return { result };
@@ -130,10 +130,6 @@ async function refusalOrThrow(run: () => Promise<MqttIntakeResult>): Promise<Mqt
     if (err instanceof AppError && err.httpStatus < 500) return { accepted: false, code: err.code, reason: err.message };
     throw err;
   }
-}
-
-function conflict(job: RouteJob): MqttIntakeResult {
-  return { accepted: false, code: 'conflict', reason: `event id ${job.id} was already used for another event` };
 }
 
 async function remember(deps: MqttIntakeDeps, key: string | undefined, what: EarlierDelivery, persist: Persist): Promise<void> {

@@ -11,8 +11,6 @@ export interface DeferredAcks {
    * callback then lets the client read the next packet at once, and the PUBACK waits.
    */
   hold(packet: IPublishPacket): HeldAck;
-  /** Messages taken in and not yet acknowledged. */
-  readonly pending: number;
   /** Changes whenever the connection closes: what was held for the old one is dropped. */
   readonly connection: number;
 }
@@ -89,9 +87,6 @@ export function deferAcks(client: MqttClient): DeferredAcks {
           flush();
         },
       };
-    },
-    get pending() {
-      return queue.length;
     },
     get connection() {
       return epoch;

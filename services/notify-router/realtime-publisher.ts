@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
 import type { MqttClientConfig } from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging/index.js';
@@ -28,7 +27,6 @@ export async function startMqttPublisher(
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
   });
-  (client.stream as Partial<Socket>).setNoDelay?.(true);
   sendWithoutDelay(client);
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt publisher error'));
   return {

@@ -51,8 +51,7 @@ export interface SubscriptionStore {
   list(user: string, pkg: string | undefined): Promise<SubscriptionView[]>;
   /** Active subscriptions of some users of a package, in one query (the push-worker's read). */
   listActive(pkg: string, users: readonly string[]): Promise<DeliverableSubscription[]>;
-  recordSuccess(key: SubscriptionKey, at: Date): Promise<void>;
-  /** `recordSuccess` for many subscriptions of one package, in one statement. */
+  /** Records a successful push (clearing the failure count) for subscriptions of one package, in one statement. */
   recordSuccesses(pkg: string, keys: readonly Omit<SubscriptionKey, 'package'>[], at: Date): Promise<void>;
   /**
    * Deactivates up to `limit` active subscriptions that are past their `expirationTime`, or
@@ -163,9 +162,6 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
         vapidKeyId: r['vapid_key_id'] == null ? null : Number(r['vapid_key_id']),
         expirationTime: toDate(r['expiration_time']),
       }));
-    },
-    async recordSuccess(key, at) {
-      await repo.update(where(key), { lastSuccessAt: at, failureCount: 0 });
     },
     async recordSuccesses(pkg, keys, at) {
       // Plain SQL, as listActive: TypeORM's query builder spent ~10 µs per key here.

@@ -71,7 +71,7 @@ export async function acceptEvent(
  * intake makes before anything is stored. Throws a TooLargeError when the Message cannot fit
  * one Web Push record.
  */
-export function routeJobFor(input: AcceptEventInput, now: Date): RouteJob {
+function routeJobFor(input: AcceptEventInput, now: Date): RouteJob {
   const job = newRouteJob(input, now);
   // A group's members are not known yet: measure with the longest name a user can have.
   const users = usersOf(job.target) ?? ['x'.repeat(128)];
@@ -120,7 +120,7 @@ export function isSameEvent(existing: NotificationRow, job: RouteJob): boolean {
 }
 
 /** Milliseconds until a `sendAt` event fires; throws a ValidationError for a time out of range. */
-export function sendDelay(sendAt: string | undefined, now: Date): number {
+function sendDelay(sendAt: string | undefined, now: Date): number {
   if (sendAt === undefined) return 0;
   const delay = Date.parse(sendAt) - now.getTime();
   if (delay < -SEND_AT_SKEW_MS) throw new ValidationError('invalid event: sendAt: must be in the future');

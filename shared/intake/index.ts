@@ -1,2 +1,2 @@
-export { acceptEvent, conflictFor, isSameEvent, messageJson, newRouteJob, routeJobFor, sendDelay } from './accept-event.js';
+export { acceptEvent, conflictFor, isSameEvent, messageJson, newRouteJob } from './accept-event.js';
 export type { AcceptEventDeps, AcceptEventInput } from './accept-event.js';

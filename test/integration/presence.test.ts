@@ -1,29 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createPresenceReader, createPresenceTracker } from '../../shared/presence/index.js';
-import { obliterateQueues } from '../support/queues.js';
+import { redisPerTest } from '../support/queues.js';
 import { TEST_REDIS_URL } from '../support/test-databases.js';
 
 describe('presence in Redis', function () {
-  let redis: Redis;
-  let prefix: string;
-
-  beforeEach(function () {
-    redis = new Redis(TEST_REDIS_URL);
-    prefix = `test-${randomUUID()}`;
-  });
-
-  afterEach(async function () {
-    await obliterateQueues(redis, prefix);
-    await redis.quit();
-  });
+  const scope = redisPerTest(TEST_REDIS_URL);
 
   const tracker = (brokerId: string, ttlMs = 30_000, heartbeatMs = 10_000) =>
-    createPresenceTracker({ redis, prefix, brokerId, ttlMs, heartbeatMs, onError: (err) => { throw err; } });
+    createPresenceTracker({ redis: scope.redis, prefix: scope.prefix, brokerId, ttlMs, heartbeatMs, onError: (err) => { throw err; } });
 
   it('counts a user online while one of their sessions is in, across brokers', async function () {
-    const reader = createPresenceReader(redis, prefix);
+    const reader = createPresenceReader(scope.redis, scope.prefix);
     const a = tracker('broker-a');
     const b = tracker('broker-b');
     a.join('crm', 'alice', 'tab-1');
@@ -42,7 +30,7 @@ describe('presence in Redis', function () {
   });
 
   it("forgets the sessions of a broker that stopped sending heartbeats, within the TTL", async function () {
-    const reader = createPresenceReader(redis, prefix);
+    const reader = createPresenceReader(scope.redis, scope.prefix);
     // A broker that dies: it never refreshes and never cleans up.
     const dead = tracker('broker-dead', 300, 60_000);
     dead.join('crm', 'carol', 'tab-1');
@@ -55,7 +43,7 @@ describe('presence in Redis', function () {
   });
 
   it('keeps a live broker\'s sessions beyond the TTL by its heartbeat', async function () {
-    const reader = createPresenceReader(redis, prefix);
+    const reader = createPresenceReader(scope.redis, scope.prefix);
     const live = tracker('broker-live', 300, 100);
     live.join('crm', 'dave', 'tab-1');
     await new Promise((r) => setTimeout(r, 700));

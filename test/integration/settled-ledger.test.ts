@@ -1,26 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { createSettledLedger } from '../../services/push-worker/settled-ledger.js';
+import { redisPerTest } from '../support/queues.js';
 import { TEST_REDIS_URL } from '../support/test-databases.js';
 
 describe('createSettledLedger', function () {
-  let redis: Redis;
-  let prefix: string;
-
-  beforeEach(function () {
-    redis = new Redis(TEST_REDIS_URL);
-    prefix = `test-${randomUUID()}`;
-  });
-
-  afterEach(async function () {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  const scope = redisPerTest(TEST_REDIS_URL);
 
   it('keeps every outcome of several jobs settled in the same turn and in later ones', async function () {
-    const ledger = createSettledLedger(redis, prefix);
+    const ledger = createSettledLedger(scope.redis, scope.prefix);
     const keepUntil = Date.now() + 60_000;
 
     await Promise.all([
@@ -35,19 +22,19 @@ describe('createSettledLedger', function () {
   });
 
   it("lets each job's entries expire an hour after the event's TTL, also after later writes", async function () {
-    const ledger = createSettledLedger(redis, prefix);
+    const ledger = createSettledLedger(scope.redis, scope.prefix);
     const keepUntil = Date.now() + 60_000;
 
     await ledger.add('job-1', 'a', 'sent', keepUntil);
     await ledger.add('job-1', 'b', 'sent', keepUntil);
 
-    const expiresAt = await redis.pexpiretime(`${prefix}:push-settled:job-1`);
+    const expiresAt = await scope.redis.pexpiretime(`${scope.prefix}:push-settled:job-1`);
     expect(expiresAt).to.equal(keepUntil + 3_600_000);
   });
 
   it('rejects each add of a batch that could not be written', async function () {
-    const ledger = createSettledLedger(redis, prefix);
-    await redis.set(`${prefix}:push-settled:job-1`, 'not a hash');
+    const ledger = createSettledLedger(scope.redis, scope.prefix);
+    await scope.redis.set(`${scope.prefix}:push-settled:job-1`, 'not a hash');
 
     const outcome = await ledger.add('job-1', 'a', 'sent', Date.now() + 60_000).then(
       () => 'written',

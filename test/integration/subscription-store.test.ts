@@ -252,9 +252,9 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       const valid = await store.upsert(subscription({ user, expirationTime: new Date(now.getTime() + day) }));
       const neverSent = await store.upsert(subscription({ user }));
       const recent = await store.upsert(subscription({ user }));
-      await store.recordSuccess(key(recent.endpointHash), new Date(now.getTime() - day));
+      await store.recordSuccesses('crm', [{ user, endpointHash: recent.endpointHash }], new Date(now.getTime() - day));
       const stale = await store.upsert(subscription({ user }));
-      await store.recordSuccess(key(stale.endpointHash), new Date(now.getTime() - 70 * day));
+      await store.recordSuccesses('crm', [{ user, endpointHash: stale.endpointHash }], new Date(now.getTime() - 70 * day));
 
       while ((await store.deactivateStale(staleBefore, now, 1)) > 0);
 
@@ -281,7 +281,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       expect((await store.list('counted', 'crm'))[0]?.failureCount).to.equal(2);
 
       const at = new Date('2026-11-23T10:00:00.123Z');
-      await store.recordSuccess(key, at);
+      await store.recordSuccesses('crm', [{ user: 'counted', endpointHash }], at);
 
       const [row] = await store.list('counted', 'crm');
       expect(row?.failureCount).to.equal(0);

@@ -82,13 +82,11 @@ export class FakeSubscriptionStore implements SubscriptionStore {
     return true;
   }
 
-  async recordSuccess(key: SubscriptionKey, at: Date): Promise<void> {
-    const row = this.rows.get(keyOf(key));
-    if (row) Object.assign(row, { lastSuccessAt: at, failureCount: 0 });
-  }
-
   async recordSuccesses(pkg: string, keys: readonly Omit<SubscriptionKey, 'package'>[], at: Date): Promise<void> {
-    for (const key of keys) await this.recordSuccess({ ...key, package: pkg }, at);
+    for (const key of keys) {
+      const row = this.rows.get(keyOf({ ...key, package: pkg }));
+      if (row) Object.assign(row, { lastSuccessAt: at, failureCount: 0 });
+    }
   }
 
   async recordFailure(key: SubscriptionKey): Promise<void> {

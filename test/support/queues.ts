@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 
@@ -37,4 +38,21 @@ export async function obliterateQueues(redisOrUrl: string | Redis, prefix: strin
   }
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `clearing the queues under ${prefix} failed`);
+}
+
+/**
+ * For each test of the calling `describe`: a Redis connection and a key prefix of its own;
+ * afterwards everything under the prefix is removed and the connection closed.
+ */
+export function redisPerTest(url: string): { readonly redis: Redis; readonly prefix: string } {
+  const scope = { redis: undefined as unknown as Redis, prefix: '' };
+  beforeEach(function () {
+    scope.redis = new Redis(url);
+    scope.prefix = `test-${randomUUID()}`;
+  });
+  afterEach(async function () {
+    await obliterateQueues(scope.redis, scope.prefix);
+    await scope.redis.quit();
+  });
+  return scope;
 }

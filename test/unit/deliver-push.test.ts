@@ -377,7 +377,7 @@ describe('deliverPush', () => {
     subscribe(FCM);
     sender.answer(FCM, 201);
     const failingStore = Object.create(store) as typeof store;
-    failingStore.recordSuccess = async () => {
+    failingStore.recordSuccesses = async () => {
       throw new Error('database unavailable');
     };
 
