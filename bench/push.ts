@@ -67,15 +67,14 @@ import {
   type BrowserKeys,
 } from '../test/support/web-push-receiver.js';
 import { summariseProfile, type ProfileSummary } from './support/cpu-profile.js';
+import { writePerformanceBlock } from './support/performance-doc.js';
+import { machineBusySeconds } from './support/proc-stats.js';
 import type { WorkerSettings } from './support/push-worker-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 const SERVICE_SCRIPT = join(HERE, 'support', 'push-service-process.ts');
 const WORKER_SCRIPT = join(HERE, 'support', 'push-worker-process.ts');
-const DOC = join(ROOT, 'docs', 'performance.md');
-const BEGIN = '<!-- bench:push:begin (written by `npm run bench:push`; edit outside these markers) -->';
-const END = '<!-- bench:push:end -->';
 
 const { values: opts } = parseArgs({
   options: {
@@ -301,17 +300,6 @@ class WorkerProcess {
 
 const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 const cpuDelta = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => cpuSeconds(b) - cpuSeconds(a);
-
-/** Busy CPU seconds of the whole machine, from /proc/stat (idle and iowait excluded). */
-function machineBusySeconds(): number {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** CPU seconds of every process whose command name is `comm` (from /proc/<pid>/stat). */
 function processCpuSeconds(comm: string): number {
@@ -1044,16 +1032,6 @@ function render(
   return lines.join('\n');
 }
 
-function writeDoc(section: string): void {
-  const block = `${BEGIN}\n${section}\n${END}`;
-  let doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Performance\n\n## Web Push delivery (`npm run bench:push`)\n\n';
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  if (start >= 0 && end > start) doc = doc.slice(0, start) + block + doc.slice(end + END.length);
-  else doc = `${doc.trimEnd()}\n\n${block}\n`;
-  writeFileSync(DOC, doc);
-}
-
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -1153,8 +1131,8 @@ async function main(): Promise<void> {
   const section = render(a, steps, systemSteps, b, c1, c2, prof, { keygenSeconds, dbLoadSeconds, idleLoadCores, code, redisVersion, totalSeconds });
   process.stdout.write(`\n${section}\n\n`);
   if (!opts['no-write']) {
-    writeDoc(section);
-    note(`results written to ${DOC}`);
+    writePerformanceBlock('push', section);
+    note('results written to docs/performance.md');
   }
 }
 

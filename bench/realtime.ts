@@ -3,8 +3,7 @@
  * paths (Mosquitto, bare aedes) measured in the same run, and a 100,000-member group send.
  * Prints a Markdown block and writes it into docs/performance.md (see `--no-write`).
  */
-import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
@@ -16,6 +15,8 @@ import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { QUEUE_NAMES } from '../shared/topics/index.js';
 import { TEST_REDIS_URL } from '../test/support/test-databases.js';
+import { writePerformanceBlock } from './support/performance-doc.js';
+import { machineBusySeconds, pidsOf, processCpuSeconds, rssMiB } from './support/proc-stats.js';
 
 const arg = (name: string, fallback: number) => {
   const given = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -102,30 +103,6 @@ class Receipts {
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
-  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
-}
-
-function pidsOf(name: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 async function connectAll(path: Path, receipts: Receipts): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   for (let start = 0; start < USERS; start += 50) {
@@ -198,14 +175,14 @@ async function measure(path: Path, extraPids: () => Record<string, number[]>): P
     const sample = receipts.latencySample(warm, warm + fixed);
     await sleep(500);
     const groups = { broker: path.pids(), ...extraPids(), bench: [process.pid] };
-    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((s, p) => s + cpuSeconds(p), 0)]));
+    const before = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.reduce((s, p) => s + processCpuSeconds(p), 0)]));
     const machineBefore = machineBusySeconds();
     const t0 = performance.now();
     await publishFlat(producer, path, warm + fixed, SATURATION_EVENTS);
     await receipts.waitFor(total, 120_000);
     const seconds = (receipts.lastAt - t0) / 1000;
     const cpu = Object.fromEntries(
-      Object.entries(groups).map(([k, pids]) => [k, (pids.reduce((s, p) => s + cpuSeconds(p), 0) - before[k]!) / seconds]),
+      Object.entries(groups).map(([k, pids]) => [k, (pids.reduce((s, p) => s + processCpuSeconds(p), 0) - before[k]!) / seconds]),
     );
     const machine = (machineBusySeconds() - machineBefore) / seconds;
     cpu['other load'] = Math.max(0, machine - Object.values(cpu).reduce((a, b) => a + b, 0));
@@ -258,11 +235,6 @@ async function fillGroup(dbUrl: string, group: string, members: number): Promise
   } finally {
     await conn.end();
   }
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
 interface GroupRun {
@@ -340,17 +312,6 @@ function render(runs: [Path, Run][], groups: GroupRun[], started: Date, seconds:
   ].join('\n');
 }
 
-function writeDoc(block: string): void {
-  const file = new URL('../docs/performance.md', import.meta.url).pathname;
-  const text = readFileSync(file, 'utf8');
-  const begin = '<!-- bench:realtime:begin (written by `npm run bench:realtime`; edit outside these markers) -->';
-  const end = '<!-- bench:realtime:end -->';
-  const at = text.indexOf(begin.slice(0, 25));
-  const until = text.indexOf(end);
-  if (at < 0 || until < 0) throw new Error('docs/performance.md has no bench:realtime markers');
-  writeFileSync(file, `${text.slice(0, at)}${begin}\n${block}\n${text.slice(until)}`);
-}
-
 async function main(): Promise<void> {
   const started = new Date();
   const fleet = new Fleet();
@@ -417,7 +378,7 @@ async function main(): Promise<void> {
     }
     const block = render(runs, groups, started, (Date.now() - started.getTime()) / 1000);
     console.log(block);
-    if (WRITE) writeDoc(block);
+    if (WRITE) writePerformanceBlock('realtime', block);
   } finally {
     aedesChild?.disconnect();
     await fleet.close();

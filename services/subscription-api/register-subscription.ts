@@ -42,7 +42,7 @@ export async function registerSubscription(
   if (reminder && !deps.reminders) {
     throw new UnavailableError('daily reminders are not available on this server');
   }
-  const { endpointHash, created, reminder: stored } = await deps.subscriptions.upsert({
+  const { endpointHash, created, reminder: stored, total } = await deps.subscriptions.upsert({
     user: caller.user,
     package: input.package,
     endpoint: input.endpoint,
@@ -57,14 +57,15 @@ export async function registerSubscription(
   // After the row: a firing reads the row, and one that finds no reminder there removes its
   // scheduler. A re-registration without reminder fields keeps the stored one (and puts its
   // scheduler back, should a dead subscription's firing have removed it); `notifyTime: null`
-  // removes it.
+  // removes it. Without a reminder stored or asked for there is nothing to remove: a scheduler
+  // left over from a failed removal finds no reminder in the row when it fires and removes
+  // itself.
   const subscription = { user: caller.user, package: input.package, endpointHash };
   if (stored && deps.reminders) {
     await deps.reminders.upsert({ ...subscription, utcHour: stored.utcHour, minute: stored.minute });
-  } else if (!stored) {
+  } else if (reminder === null) {
     await deps.reminders?.remove(subscription);
   }
-  const total = await deps.subscriptions.countActive(caller.user, input.package);
   return { id: endpointHash, total, created };
 }
 

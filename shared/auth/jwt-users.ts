@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createAnswerCache } from './answer-cache.js';
 import { toUserCaller } from './credentials.js';
 import type { UserCheck } from './user-check.js';
 
@@ -18,6 +19,13 @@ export interface JwtUserOptions {
 }
 
 const ASYMMETRIC = ['RS256', 'ES256'];
+
+/**
+ * How long a verified token is taken as verified without checking its signature again: a
+ * dashboard or browser sends the same token with every request, and jose's verification
+ * costs ~100 µs of CPU (bench:api). Never past the token's own `exp`.
+ */
+const VERIFIED_FOR_MS = 5 * 60_000;
 
 /**
  * Verifies user JWTs with an HS256 secret, a JWKS, or both (the token's `alg` picks which).
@@ -40,7 +48,14 @@ export function createJwtUsers(options: JwtUserOptions): (token: string) => Prom
     throw new errors.JOSEAlgNotAllowed('no key for this alg');
   };
 
-  return async (token) => {
+  // Only acceptances are kept (a refusal has TTL 0), so garbage tokens cannot fill it.
+  const verified = createAnswerCache<UserCheck>({ maxEntries: 10_000 });
+  return (token) => verified.get(token, async () => {
+    const { check, expiresAt } = await verify(token);
+    return { value: check, ttlMs: Math.min(expiresAt - Date.now(), VERIFIED_FOR_MS) };
+  });
+
+  async function verify(token: string): Promise<{ check: UserCheck; expiresAt: number }> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, key, {
@@ -51,12 +66,15 @@ export function createJwtUsers(options: JwtUserOptions): (token: string) => Prom
         audience: options.audience,
       }));
     } catch (err) {
-      return classify(err);
+      return { check: classify(err), expiresAt: 0 };
     }
     const caller = toUserCaller(payload.sub, payload[packagesClaim]);
-    if (typeof caller === 'string') return { refused: `the token has ${caller} (sub, ${packagesClaim})`, final: true };
-    return { caller };
-  };
+    if (typeof caller === 'string') {
+      return { check: { refused: `the token has ${caller} (sub, ${packagesClaim})`, final: true }, expiresAt: 0 };
+    }
+    // requiredClaims made sure exp is there.
+    return { check: { caller }, expiresAt: Number(payload.exp) * 1000 };
+  }
 }
 
 function classify(err: unknown): UserCheck {

@@ -21,6 +21,8 @@ export interface VapidKeyStore {
 }
 
 const SELECT = { id: true, package: true, publicKey: true, privateKey: true } as const;
+/** Keys found by public key that one store keeps; the oldest goes first. */
+const PUBLIC_KEY_CACHE_SIZE = 1_000;
 
 export interface VapidKeyStoreOptions {
   /** `VAPID_PUBLIC_KEY`/`VAPID_PRIVATE_KEY`: the first key of every package that has none. */
@@ -30,6 +32,7 @@ export interface VapidKeyStoreOptions {
 export function createVapidKeyStore(dataSource: DataSource, options: VapidKeyStoreOptions = {}): VapidKeyStore {
   const repo = dataSource.getRepository(VapidKeyEntity);
   const findCurrent = (pkg: string) => repo.findOne({ where: { currentFor: pkg }, select: SELECT });
+  const byPublicKeyCache = new Map<string, VapidKey>();
 
   return {
     async current(pkg) {
@@ -49,7 +52,19 @@ export function createVapidKeyStore(dataSource: DataSource, options: VapidKeySto
       }
     },
     byId: (id) => repo.findOne({ where: { id }, select: SELECT }),
-    byPublicKey: (pkg, publicKey) => repo.findOne({ where: { package: pkg, publicKey }, select: SELECT }),
+    async byPublicKey(pkg, publicKey) {
+      // A key row never changes once written, so a found one is kept; every subscribe from the
+      // browser client names its key, and this saves that query (bench:api).
+      const cacheKey = `${pkg}\n${publicKey}`;
+      const cached = byPublicKeyCache.get(cacheKey);
+      if (cached) return cached;
+      const found = await repo.findOne({ where: { package: pkg, publicKey }, select: SELECT });
+      if (found) {
+        if (byPublicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE) byPublicKeyCache.delete(byPublicKeyCache.keys().next().value as string);
+        byPublicKeyCache.set(cacheKey, found);
+      }
+      return found;
+    },
     async rotate(pkg) {
       const pair = generateVapidKeyPair();
       return dataSource.transaction(async (tx) => {

@@ -80,6 +80,16 @@ describe('user JWTs on the API and the broker', function () {
       expect(answer.status).to.equal(401);
     });
 
+    it('takes a token it verified before as verified only until its exp', async function () {
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const token = await signToken(TEST_JWT_SECRET, { ...CLAIMS, exp });
+      const bearer = channels(services, token).apiBearer;
+      expect(await bearer()).to.equal(200);
+      expect(await bearer(), 'from the cache of verified tokens').to.equal(200);
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+      expect(await bearer(), 'past exp').to.equal(401);
+    });
+
     it('refuses a valid token for another user name on the broker', async function () {
       const token = await signToken(TEST_JWT_SECRET, CLAIMS);
       expect(await services.connack({ username: 'bob', password: token })).to.equal(BAD_USERNAME_OR_PASSWORD);

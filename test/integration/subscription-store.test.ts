@@ -56,8 +56,10 @@ for (const kind of ['mysql', 'sqlite'] as const) {
     it('inserts a new subscription and counts it as active', async function () {
       const input = subscription({ user: 'insert-user' });
       const result = await store.upsert(input);
-      expect(result).to.deep.equal({ endpointHash: hashEndpoint(input.endpoint), created: true, reminder: null });
+      expect(result).to.deep.equal({ endpointHash: hashEndpoint(input.endpoint), created: true, reminder: null, total: 1 });
       expect(await store.countActive('insert-user', 'crm')).to.equal(1);
+      const second = await store.upsert(subscription({ user: 'insert-user' }));
+      expect(second.total, 'a second endpoint of the same user').to.equal(2);
     });
 
     it('updates the same endpoint in place instead of adding a second row', async function () {
@@ -67,6 +69,7 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       const result = await store.upsert(renewed);
 
       expect(result.created).to.equal(false);
+      expect(result.total).to.equal(1);
       const [row, ...rest] = await store.listActive('crm', ['resubscriber']);
       expect(rest).to.have.length(0);
       expect(row?.p256dh).to.equal(renewed.p256dh);

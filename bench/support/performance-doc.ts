@@ -1,0 +1,21 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const DOC = new URL('../../docs/performance.md', import.meta.url).pathname;
+
+/**
+ * Replaces what is between a benchmark's markers in docs/performance.md with `block`, and
+ * leaves the text around them alone. Markers that are missing are appended at the end, so a
+ * new benchmark needs no hand edit before its first run.
+ */
+export function writePerformanceBlock(name: string, block: string): void {
+  const begin = `<!-- bench:${name}:begin (written by \`npm run bench:${name}\`; edit outside these markers) -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Performance\n';
+  // Matched without the explanation in brackets, so rewording it does not orphan a block.
+  const at = doc.indexOf(`<!-- bench:${name}:begin`);
+  const until = doc.indexOf(end);
+  const replaced = at >= 0 && until > at
+    ? `${doc.slice(0, at)}${begin}\n${block}\n${doc.slice(until)}`
+    : `${doc.trimEnd()}\n\n${begin}\n${block}\n${end}\n`;
+  writeFileSync(DOC, replaced);
+}
