@@ -8,9 +8,16 @@ import { Redis } from 'ioredis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { createRedeliveryIds } from '../../services/notify-router/accept-mqtt-event.js';
 import { createEventRecorder } from '../../services/notify-router/event-recorder.js';
+import { createInboxWriter } from '../../services/notify-router/inbox-writer.js';
 import { startMqttIntake, type MqttIntake } from '../../services/notify-router/mqtt-intake.js';
 import { startMqttPublisher, type RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
-import { createNotificationStore, startDatabase, type Database, type NotificationStore } from '../../shared/database/index.js';
+import {
+  createInboxStore,
+  createNotificationStore,
+  startDatabase,
+  type Database,
+  type NotificationStore,
+} from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import type { Message } from '../../shared/events/index.js';
 import { createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
@@ -106,7 +113,13 @@ describe('the MQTT intake (aedes, MariaDB, Redis)', function () {
       notifications: db.store,
       routeQueue,
       realtime,
-      recorder: createEventRecorder({ notifications: db.store, routeQueue, status, log }),
+      recorder: createEventRecorder({
+        notifications: db.store,
+        routeQueue,
+        status,
+        inbox: createInboxWriter({ inbox: createInboxStore(database.dataSource), realtime, topics }),
+        log,
+      }),
       redeliveries: createRedeliveryIds(redis, prefix),
       log,
     };
