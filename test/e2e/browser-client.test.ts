@@ -259,6 +259,43 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     expect(problems).to.deep.equal([]);
   });
 
+  it('shows the unseen count the router publishes after each Message, and "Mark all seen" brings it to 0', async function () {
+    const headers = { authorization: `Bearer ${await userToken(user, ['demo'])}` };
+    const shown = (n: number) => page.waitForFunction((count) => (globalThis as any).document.querySelector('#unseen').dataset.count === String(count), n);
+    // The notifications of the tests before, as the inbox counts them, and as the page shows them.
+    const before = (await api('GET', '/v1/inbox?package=demo', undefined, headers)).body.unseen as number;
+    expect(before).to.be.above(0);
+    await shown(before);
+
+    const { body } = await api('POST', '/v1/notifications', { package: 'demo', target: { user }, title: 'Counted', delivery: 'realtime' });
+    await page.waitForSelector(`#feed li[data-id="${body.id}"]`);
+    await shown(before + 1);
+    await page.click('#mark-seen');
+    await shown(0);
+
+    const inbox = await api('GET', '/v1/inbox?package=demo', undefined, headers);
+    expect(inbox.body.unseen).to.equal(0);
+    expect(inbox.body.items[0].message).to.include({ id: body.id, title: 'Counted' });
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('lists what is in the inbox when the page opens again, also what came while it was closed', async function () {
+    await page.goto('about:blank');
+    const { body } = await api('POST', '/v1/notifications', { package: 'demo', target: { user }, title: 'While you were away', delivery: 'realtime' });
+    const token = await userToken(user, ['demo']);
+    await until(async () => {
+      const inbox = await api('GET', '/v1/inbox?package=demo&limit=1', undefined, { authorization: `Bearer ${token}` });
+      return inbox.body.items[0]?.notificationId === body.id ? true : undefined;
+    }, 'the notification in the inbox');
+
+    await page.goto(`${base}/`);
+
+    await page.waitForSelector(`#feed li[data-id="${body.id}"]`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#unseen').dataset.count === '1');
+    expect(await page.textContent(`#feed li[data-id="${body.id}"]`)).to.contain('While you were away');
+    expect(problems).to.deep.equal([]);
+  });
+
   it('saves a screenshot of the demo page after a message arrived (test-results/browser/demo-page.png)', async function () {
     expect(await page.locator('#feed li').count()).to.be.at.least(1);
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
