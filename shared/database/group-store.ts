@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { GroupMemberEntity } from '../entities/index.js';
-import { checkedLimit } from './sql-limit.js';
+import { checkedLimit } from './raw-sql.js';
 import { isDuplicateKey } from './subscription-store.js';
 
 /** One page of members: users after `after` (exclusive), in user order, at most `limit`. */

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { InboxItemEntity, NotificationEntity } from '../entities/index.js';
-import { checkedLimit } from './sql-limit.js';
+import { affectedRows, checkedLimit } from './raw-sql.js';
 
 /** One notification for one user, as routing hands it to the inbox. */
 export interface InboxEntry {
@@ -81,15 +81,7 @@ export function createInboxStore(dataSource: DataSource): InboxStore {
   ];
   const insertVerb = driver.options.type === 'better-sqlite3' ? 'INSERT OR IGNORE' : 'INSERT IGNORE';
 
-  async function run(sql: string, params: unknown[]): Promise<number> {
-    const runner = dataSource.createQueryRunner();
-    try {
-      const result = await runner.query(sql, params, true);
-      return result.affected ?? 0;
-    } finally {
-      await runner.release();
-    }
-  }
+  const run = (sql: string, params: unknown[]) => affectedRows(dataSource, sql, params);
 
   /** `created_at, id` strictly before (`<`) or after (`>`) a position; `<=` to include it. */
   function keyset(op: '<' | '>' | '<=', at: InboxPosition, prefix = ''): { sql: string; params: unknown[] } {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { CDPSession, Page, Worker } from 'playwright-core';
 import type { Message } from '../../shared/events/index.js';
-import type { Message as ClientMessage } from '../../services/subscription-api/public/axion-push.js';
+import type { InboxItem as ClientInboxItem, Message as ClientMessage } from '../../services/subscription-api/public/axion-push.js';
+import type { InboxItemAnswer } from '../../services/subscription-api/read-inbox.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { fakePushSubscribe, pushedKeys, type FakeSubscription } from '../support/browser-push.js';
 import { Fleet } from '../support/fleet.js';
@@ -17,6 +18,8 @@ import { createBrowserKeys, decryptPayload } from '../support/web-push-receiver.
 
 // The client's Message type is the contract's, field for field (checked by `npm run typecheck`).
 const sameMessageType: [ClientMessage] extends [Message] ? ([Message] extends [ClientMessage] ? true : false) : false = true;
+// And its inbox item is what `GET /v1/inbox` answers.
+const sameInboxItemType: [ClientInboxItem] extends [InboxItemAnswer] ? ([InboxItemAnswer] extends [ClientInboxItem] ? true : false) : false = true;
 
 const SERVICE_KEY = 'browser-service-key-0123456789abcdef';
 const ROUTER_KEY = 'browser-router-key-0123456789abcdef';
@@ -276,6 +279,7 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     const inbox = await api('GET', '/v1/inbox?package=demo', undefined, headers);
     expect(inbox.body.unseen).to.equal(0);
     expect(inbox.body.items[0].message).to.include({ id: body.id, title: 'Counted' });
+    expect(sameInboxItemType).to.equal(true);
     expect(problems).to.deep.equal([]);
   });
 
