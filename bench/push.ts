@@ -463,6 +463,7 @@ async function pushJobsFor(eventId: string, users: readonly Subscriber[]): Promi
   await routeEvent(
     {
       realtime: { publish: async () => undefined },
+      inbox: { record: async () => undefined },
       presence: { online: async () => new Set<string>() },
       resolveTarget: createTargetResolver({
         forEachBatch: async () => undefined,

@@ -89,6 +89,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
         dataSource,
         log,
         metrics,
+        inbox: config.inbox,
       }),
     );
     const api = await startSubscriptionApi({

@@ -1,9 +1,10 @@
 import type { NotificationStore } from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
-import type { RouteJob } from '../../shared/events/index.js';
+import { usersOf, type RouteJob } from '../../shared/events/index.js';
 import { isSameEvent } from '../../shared/intake/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
+import type { InboxWriter } from './inbox-writer.js';
 
 /** What became of an event handed to the recorder. */
 export type RecordOutcome = 'recorded' | 'conflict';
@@ -22,6 +23,8 @@ export interface EventRecorderDeps {
   notifications: Pick<NotificationStore, 'recordMany'>;
   routeQueue: Pick<RouteQueue, 'addBulk'>;
   status: Pick<DeliveryStatus, 'setMany'>;
+  /** Realtime-only events the intake published are never routed: their inbox items go in here. */
+  inbox: Pick<InboxWriter, 'record'>;
   log: Logger;
 }
 
@@ -85,14 +88,20 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
     return 'recorded';
   });
   const recorded = jobs.filter((_, i) => outcomes[i] === 'recorded');
-  // A published realtime-only event is done; anything else is routed (Web Push, or the
-  // realtime publish that failed).
+  // A published realtime-only event is done once in the inbox; anything else is routed (Web
+  // Push, or the realtime publish that failed), and routing fills the inbox.
   const done = (job: RouteJob) => job.realtimePublished === true && job.event.delivery === 'realtime';
+  const finished = recorded.filter(done);
   await Promise.all([
     deps.routeQueue.addBulk(recorded.filter((job) => !done(job))),
     deps.status.setMany(
-      recorded.filter(done).map((job) => job.id),
+      finished.map((job) => job.id),
       { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 },
+    ),
+    deps.inbox.record(
+      finished.flatMap((job) =>
+        (usersOf(job.target) ?? []).map((user) => ({ notificationId: job.id, package: job.package, user })),
+      ),
     ),
   ]);
   const conflicts = jobs.length - recorded.length;

@@ -14,6 +14,7 @@ await runProcess('notify-router', async ({ config, log, started }) => {
       redis: { ...config.redis, url: redisUrl },
       pushAttempts: config.push.maxAttempts,
       dataSource: database.dataSource,
+      inbox: config.inbox,
       log,
     }),
   );

@@ -10,6 +10,7 @@ import {
 import type { Logger } from '../../shared/logging/index.js';
 import type { PushQueue } from '../../shared/queue/index.js';
 import type { Topics } from '../../shared/topics/index.js';
+import type { InboxWriter } from './inbox-writer.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
 import type { ResolveTarget } from './resolve-target.js';
 
@@ -18,6 +19,7 @@ export const MIN_DELIVERY_WINDOW_MS = 30_000;
 
 export interface RouteEventDeps {
   realtime: Pick<RealtimePublisher, 'publish'>;
+  inbox: Pick<InboxWriter, 'record'>;
   resolveTarget: ResolveTarget;
   presence: PresenceReader;
   status: Pick<DeliveryStatus, 'set'>;
@@ -33,9 +35,10 @@ export interface RouteOutcome {
 
 /**
  * Routes one accepted event: each target user gets the Message on their push topic (QoS 1),
- * and a push job unless the event is realtime-only. Safe to run again for the same event:
- * push jobs have deterministic ids, so a retried route queues nothing twice (a realtime
- * message may repeat; dashboards de-duplicate by Message id).
+ * an inbox item (then their unseen count on the same topic), and a push job unless the event
+ * is realtime-only. Safe to run again for the same event: push jobs have deterministic ids and
+ * inbox items are keyed by (event, user), so a retried route queues and stores nothing twice
+ * (a realtime message may repeat; dashboards de-duplicate by Message id).
  *
  * Delivery policy: `always` queues Web Push for everyone, `realtime` for no one, and `offline`
  * (the default) only for users with no live session subscribed to their push topic.
@@ -61,6 +64,8 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
         ),
       );
     }
+    // One insert and one grouped count per batch, after the Messages: the count follows them.
+    await deps.inbox.record(users.map((user) => ({ notificationId: job.id, package: job.package, user })));
     const pushUsers = new Set(await usersForPush(deps, job.package, event.delivery, users));
     const pushJobs: PushJob[] = [];
     // Chunks are cut from the batch before presence is applied and keyed by the whole chunk:

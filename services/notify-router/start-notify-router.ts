@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared/config/index.js';
 import {
   createGroupStore,
+  createInboxStore,
   createNotificationStore,
   createSubscriptionStore,
 } from '../../shared/database/index.js';
@@ -18,6 +19,8 @@ import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createRedeliveryIds } from './accept-mqtt-event.js';
 import { createEventRecorder } from './event-recorder.js';
 import { startReminderWorker } from './fire-reminder.js';
+import { createInboxWriter } from './inbox-writer.js';
+import { startInboxWorker } from './inbox-worker.js';
 import { startLeadership } from './intake-leadership.js';
 import { startMqttIntake, type MqttIntake } from './mqtt-intake.js';
 import { startMqttPublisher } from './realtime-publisher.js';
@@ -32,14 +35,16 @@ export interface NotifyRouterDeps {
   log: Logger;
   /** Where rejected and accepted MQTT events are counted. */
   metrics?: MetricsRegistry;
+  /** `INBOX_SEEN_RETENTION_DAYS`, and how often the purge runs (tests: seconds; else hourly). */
+  inbox: { seenRetentionDays: number; purgeEveryMs?: number };
 }
 
 const ROUTE_CONCURRENCY = 8;
 
 /**
  * Starts the router: an MQTT client of the broker that takes producers' events from
- * `<root>/+/notify/#`, and a BullMQ worker that routes accepted events (from MQTT or HTTP)
- * to dashboards and to the push queue.
+ * `<root>/+/notify/#`, a BullMQ worker that routes accepted events (from MQTT or HTTP) to
+ * dashboards, inboxes and the push queue, and the workers of reminders and inbox upkeep.
  */
 export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service> {
   const log = deps.log.child({ part: 'notify-router' });
@@ -53,13 +58,15 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
 
   const status = createDeliveryStatus(producer, prefix);
   const realtime = await startMqttPublisher(deps.mqtt, log);
+  const inboxStore = createInboxStore(deps.dataSource);
+  const inbox = createInboxWriter({ inbox: inboxStore, realtime, topics });
   const intakeMetrics = deps.metrics && createIntakeMetrics(deps.metrics);
   const intakeDeps = {
     topics,
     notifications,
     routeQueue,
     realtime,
-    recorder: createEventRecorder({ notifications, routeQueue, status, log }),
+    recorder: createEventRecorder({ notifications, routeQueue, status, inbox, log }),
     log,
     redeliveries: createRedeliveryIds(producer, prefix),
   };
@@ -84,6 +91,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
 
   const routeDeps = {
     realtime,
+    inbox,
     presence: createPresenceReader(producer, prefix),
     resolveTarget: createTargetResolver(createGroupStore(deps.dataSource)),
     pushQueue,
@@ -112,6 +120,16 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     pushQueue,
     log,
   });
+  const inboxWorker = await startInboxWorker({
+    connection: workerRedis,
+    producer,
+    prefix,
+    inbox: inboxStore,
+    writer: inbox,
+    seenRetentionDays: deps.inbox.seenRetentionDays,
+    purgeEveryMs: deps.inbox.purgeEveryMs,
+    log,
+  });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
   return {
@@ -120,6 +138,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
       await leadership.close();
       await worker.close();
       await reminderWorker.close();
+      await inboxWorker.close();
       await realtime.close();
       await routeQueue.close();
       await pushQueue.close();

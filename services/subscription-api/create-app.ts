@@ -1,16 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
-import type { GroupStore, SubscriptionStore, VapidKeyStore, NotificationStore } from '../../shared/database/index.js';
+import type {
+  GroupStore,
+  InboxStore,
+  NotificationStore,
+  SubscriptionStore,
+  VapidKeyStore,
+} from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
-import type { RouteQueue } from '../../shared/queue/index.js';
+import type { InboxQueue, RouteQueue } from '../../shared/queue/index.js';
 import type { Authenticator } from '../../shared/auth/index.js';
 import { adminRoutes } from './admin.routes.js';
 import { demoRoutes, type DemoOptions } from './demo.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { groupRoutes } from './groups.routes.js';
+import { inboxRoutes } from './inbox.routes.js';
 import { notificationRoutes } from './notifications.routes.js';
 import { staticRoutes } from './static.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
@@ -22,7 +29,10 @@ export interface AppDeps {
   vapidKeys: VapidKeyStore;
   notifications: NotificationStore;
   groups: GroupStore;
+  inbox: InboxStore;
   routeQueue: RouteQueue;
+  /** Where the API hands a user's changed unseen count to the routers. */
+  inboxQueue: Pick<InboxQueue, 'unseenChanged'>;
   status: DeliveryStatus;
   endpointPolicy: EndpointPolicy;
   log: Logger;
@@ -58,6 +68,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(subscriptionRoutes(deps));
   app.use(notificationRoutes(deps));
   app.use(groupRoutes(deps));
+  app.use(inboxRoutes(deps));
   app.use(adminRoutes(deps));
   app.use(staticRoutes({ demo: deps.demo !== undefined }));
   if (deps.demo) app.use(demoRoutes({ ...deps, demo: deps.demo }));

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { AuthConfig, HttpConfig, PushConfig, RedisConfig } from '../../shared/config/index.js';
 import {
   createGroupStore,
+  createInboxStore,
   createNotificationStore,
   createSubscriptionStore,
   createVapidKeyStore,
@@ -20,6 +21,7 @@ import {
 } from '../../shared/metrics/index.js';
 import {
   connectRedis,
+  createInboxQueue,
   createReminderSchedules,
   createRouteQueue,
 } from '../../shared/queue/index.js';
@@ -69,6 +71,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   const reminders = createReminderSchedules({ connection: redis, prefix: deps.redis.queuePrefix, log });
+  const inboxQueue = createInboxQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   // Opened only to count jobs for queue depth; they share the API's Redis connection.
   const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders];
   const countedQueues = counted.map((name) => {
@@ -87,7 +90,9 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
     notifications: createNotificationStore(deps.dataSource),
     groups: createGroupStore(deps.dataSource),
+    inbox: createInboxStore(deps.dataSource),
     routeQueue,
+    inboxQueue,
     status: createDeliveryStatus(redis, deps.redis.queuePrefix),
     endpointPolicy: deps.push.endpointPolicy,
     log,
@@ -108,6 +113,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   } catch (err) {
     await routeQueue.close();
     await reminders.close();
+    await inboxQueue.close();
     await Promise.allSettled(countedQueues.map((queue) => queue.close()));
     redis.disconnect();
     throw err;
@@ -122,6 +128,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
       await closeServer(server);
       await routeQueue.close();
       await reminders.close();
+      await inboxQueue.close();
       await Promise.allSettled(countedQueues.map((queue) => queue.close()));
       await redis.quit().catch(() => undefined);
     },

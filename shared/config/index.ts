@@ -9,6 +9,7 @@ export type {
   HttpConfig,
   AuthConfig,
   PushConfig,
+  InboxConfig,
   PortSetting,
 } from './load-config.js';
 export { parseApiKeys, formatApiKeys } from './api-keys.js';

@@ -91,6 +91,11 @@ export interface PushConfig {
   staleAfterDays: number;
 }
 
+export interface InboxConfig {
+  /** Seen inbox items are purged this many days after they were seen; unseen ones stay. */
+  seenRetentionDays: number;
+}
+
 /** Every setting, grouped so that each service can be handed only its own slice. */
 export interface Config {
   dataDir: string;
@@ -104,6 +109,7 @@ export interface Config {
   http: HttpConfig;
   auth: AuthConfig;
   push: PushConfig;
+  inbox: InboxConfig;
 }
 
 const port = z
@@ -197,6 +203,7 @@ const schema = z
   PUSH_MAX_ATTEMPTS: count(1, 50, 8),
   PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
+  INBOX_SEEN_RETENTION_DAYS: count(1, 3650, 30),
   })
   .superRefine((e, ctx) => {
     if (e.VAPID_PUBLIC_KEY === undefined && e.VAPID_PRIVATE_KEY === undefined) return;
@@ -276,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       jobLockMs: e.PUSH_JOB_LOCK_MS,
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
     },
+    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { GroupMemberEntity } from '../entities/index.js';
+import { checkedLimit } from './raw-sql.js';
 import { isDuplicateKey } from './subscription-store.js';
 
 /** One page of members: users after `after` (exclusive), in user order, at most `limit`. */
@@ -28,10 +29,9 @@ export interface GroupStore {
     fn: (users: string[]) => Promise<void>,
   ): Promise<void>;
   /**
-   * Like `forEachBatch`, over the distinct users of the package with at least one active
-   * push subscription (`target: { all: true }`, `notify/all`). `push_subscription.user` has
-   * the database's collation: on MySQL/MariaDB with a case-insensitive one, `Alice` and
-   * `alice` count as one user, as they already do for that table's other queries.
+   * Like `forEachBatch`, over every user of the package (`target: { all: true }`,
+   * `notify/all`): the distinct users with at least one active push subscription or at least
+   * one inbox item, seen or not (someone who reads the inbox without allowing Web Push).
    */
   forEachActiveUserBatch(
     pkg: string,
@@ -46,8 +46,7 @@ export function createGroupStore(dataSource: DataSource): GroupStore {
   const q = (identifier: string) => dataSource.driver.escape(identifier);
 
   // Plain SQL for the reads: they run per batch on the fan-out path, where TypeORM's query
-  // building and hydration cost more than the query. Both are served by an index prefix
-  // (group_member's primary key; push_subscription's (package, active, user)).
+  // building and hydration cost more than the query. Each is served by an index prefix.
   async function page(
     sql: string,
     params: unknown[],
@@ -64,9 +63,25 @@ export function createGroupStore(dataSource: DataSource): GroupStore {
 
   const membersSql =
     `SELECT ${q('user')} FROM ${q('group_member')} WHERE ${q('package')} = ? AND ${q('group_name')} = ?`;
-  const activeUsersSql =
-    `SELECT DISTINCT ${q('user')} FROM ${q('push_subscription')}` +
-    ` WHERE ${q('package')} = ? AND ${q('active')} = 'Y'`;
+
+  /**
+   * The package's users after `after`: the first `limit` of each source, merged. Each arm stops
+   * at `limit` on its own index ((package, active, user) and (package, user, …)), so a page
+   * costs the same at the end of 100,000 users as at the start.
+   */
+  async function usersPage(pkg: string, after: string | undefined, limit: number): Promise<string[]> {
+    const keyset = after === undefined ? '' : ` AND ${q('user')} > ?`;
+    const arm = (from: string, where: string) =>
+      `SELECT DISTINCT ${q('user')} AS u FROM ${q(from)} WHERE ${q('package')} = ?${where}${keyset}` +
+      ` ORDER BY ${q('user')} LIMIT ${checkedLimit(limit)}`;
+    const arg = after === undefined ? [pkg] : [pkg, after];
+    const rows = (await dataSource.query(
+      `SELECT s.u AS u FROM (${arm('push_subscription', ` AND ${q('active')} = 'Y'`)}) s` +
+        ` UNION SELECT i.u AS u FROM (${arm('inbox_item', '')}) i ORDER BY u LIMIT ${limit}`,
+      [...arg, ...arg],
+    )) as { u: unknown }[];
+    return rows.map((row) => String(row.u));
+  }
 
   return {
     async add(pkg, group, user) {
@@ -86,7 +101,7 @@ export function createGroupStore(dataSource: DataSource): GroupStore {
     forEachBatch: (pkg, group, batchSize, fn) =>
       walk((after) => page(membersSql, [pkg, group], after, batchSize), batchSize, fn),
     forEachActiveUserBatch: (pkg, batchSize, fn) =>
-      walk((after) => page(activeUsersSql, [pkg], after, batchSize), batchSize, fn),
+      walk((after) => usersPage(pkg, after, batchSize), batchSize, fn),
   };
 }
 
@@ -104,12 +119,4 @@ async function walk(
     if (users.length < batchSize) return;
     after = users[users.length - 1];
   }
-}
-
-/** The limit goes into the SQL text (a `LIMIT ?` is not portable), so it must be a plain integer. */
-function checkedLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new RangeError(`limit must be a positive integer, got ${limit}`);
-  }
-  return limit;
 }

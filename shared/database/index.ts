@@ -20,3 +20,13 @@ export { startDatabase } from './start-database.js';
 export type { Database } from './start-database.js';
 export { createGroupStore } from './group-store.js';
 export type { GroupStore, MemberPageOptions } from './group-store.js';
+export { createInboxStore } from './inbox-store.js';
+export type {
+  InboxStore,
+  InboxEntry,
+  InboxPosition,
+  InboxState,
+  InboxPageQuery,
+  InboxItemView,
+  SeenSelection,
+} from './inbox-store.js';

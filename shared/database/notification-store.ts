@@ -1,6 +1,7 @@
 import { In, type DataSource } from 'typeorm';
 import { NotificationEntity, type NotificationRow } from '../entities/index.js';
 import type { RouteJob } from '../events/index.js';
+import { affectedRows } from './raw-sql.js';
 import { isDuplicateKey } from './subscription-store.js';
 
 /** Accepted events, by id. */
@@ -71,11 +72,5 @@ async function insertIgnoringTaken(dataSource: DataSource, rows: NotificationRow
   const tuple = `(${columns.map(() => '?').join(', ')})`;
   const sql = `${verb} INTO ${driver.escape('notification')} (${columns.map((c) => driver.escape(c.databaseName)).join(', ')}) VALUES ${rows.map(() => tuple).join(', ')}`;
   const values = rows.flatMap((row) => columns.map((c) => driver.preparePersistentValue(c.getEntityValue(row), c) as unknown));
-  const runner = dataSource.createQueryRunner();
-  try {
-    const result = await runner.query(sql, values, true);
-    return result.affected ?? 0;
-  } finally {
-    await runner.release();
-  }
+  return affectedRows(dataSource, sql, values);
 }

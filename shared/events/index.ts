@@ -1,7 +1,14 @@
 export { eventSchema, eventIdSchema, MAX_TTL_SECONDS, DEFAULT_TTL_SECONDS } from './event.js';
 export type { Event, EventInput } from './event.js';
-export { messageSchema, buildMessage, messageFor, messageBytes, MAX_MESSAGE_BYTES } from './message.js';
-export type { Message } from './message.js';
+export {
+  messageSchema,
+  unseenMessageSchema,
+  buildMessage,
+  messageFor,
+  messageBytes,
+  MAX_MESSAGE_BYTES,
+} from './message.js';
+export type { Message, UnseenMessage } from './message.js';
 export {
   notificationRequestSchema,
   targetSchema,

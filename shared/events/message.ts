@@ -19,6 +19,16 @@ export const messageSchema = z.object({
 export type Message = z.infer<typeof messageSchema>;
 
 /**
+ * What the router publishes on a user's push topic after each change of their unseen inbox
+ * count, beside the Messages (DESIGN: "The inbox adds …").
+ */
+export const unseenMessageSchema = z.object({
+  type: z.literal('unseen'),
+  count: z.number().int().min(0),
+});
+export type UnseenMessage = z.infer<typeof unseenMessageSchema>;
+
+/**
  * RFC 8291 §4 with RFC 8188 aes128gcm: one 4096-byte record holds at most 3993 bytes of
  * plaintext once the 86-byte header, the padding delimiter and the 16-byte tag are counted.
  */

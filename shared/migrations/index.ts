@@ -3,6 +3,7 @@ import { GroupMembers1764100000000 } from './1764100000000-group-members.js';
 import { CaseSensitiveNames1764200000000 } from './1764200000000-case-sensitive-names.js';
 import { SubscriptionReminders1764300000000 } from './1764300000000-subscription-reminders.js';
 import { ExactEventIds1764400000000 } from './1764400000000-exact-event-ids.js';
+import { InboxItems1764500000000 } from './1764500000000-inbox-items.js';
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   CaseSensitiveNames1764200000000,
   SubscriptionReminders1764300000000,
   ExactEventIds1764400000000,
+  InboxItems1764500000000,
 ];

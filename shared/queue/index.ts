@@ -19,3 +19,5 @@ export type {
   ReminderSchedules,
   ReminderSettings,
 } from './reminders.js';
+export { createInboxQueue, inboxUnseenJobSchema, INBOX_JOBS } from './inbox.js';
+export type { InboxQueue, InboxUnseenJob } from './inbox.js';

@@ -8,4 +8,5 @@ export {
   pushJobId,
   reminderSchedulerId,
   reminderEventId,
+  INBOX_PURGE_SCHEDULER_ID,
 } from './queues.js';

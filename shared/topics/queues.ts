@@ -14,7 +14,15 @@ export const QUEUE_NAMES = {
    * which a router turns into a push job for that subscription.
    */
   reminders: 'reminders',
+  /**
+   * Inbox upkeep for routers: `unseen` jobs (the API changed a user's unseen count; a router
+   * publishes it) and the retention purge's scheduler (`INBOX_PURGE_SCHEDULER_ID`).
+   */
+  inbox: 'inbox',
 } as const;
+
+/** The one job scheduler of the inbox's retention purge; every router upserts the same one. */
+export const INBOX_PURGE_SCHEDULER_ID = 'inbox-purge';
 
 /** The Redis key prefix of every queue, so one Redis can serve several deployments. */
 export const DEFAULT_QUEUE_PREFIX = 'axion';

@@ -5,6 +5,7 @@ import { freePort } from '../support/free-port.js';
 import { Fleet } from '../support/fleet.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { userToken } from '../support/tokens.js';
+import { messageTitle } from '../support/dashboard-messages.js';
 
 const PRODUCER_KEY = 'restart-producer-key-0123456789';
 const ROUTER_KEY = 'restart-router-key-0123456789';
@@ -39,7 +40,10 @@ describe('the router across a broker restart', function () {
       clientId: `producer-${randomUUID()}`, username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 200,
     });
     for (const c of [fleet.keep(dashboard), fleet.keep(producer)]) c.on('error', () => undefined);
-    dashboard.on('message', (_t, payload) => received.add((JSON.parse(payload.toString()) as { title: string }).title));
+    dashboard.on('message', (_t, payload) => {
+      const title = messageTitle(payload);
+      if (title !== null) received.add(title);
+    });
     dashboard.on('connect', () => void dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 }));
     const waitFor = async (title: string, ms = 20_000) => {
       const deadline = Date.now() + ms;

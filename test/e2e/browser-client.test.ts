@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { CDPSession, Page, Worker } from 'playwright-core';
 import type { Message } from '../../shared/events/index.js';
-import type { Message as ClientMessage } from '../../services/subscription-api/public/axion-push.js';
+import type { InboxItem as ClientInboxItem, Message as ClientMessage } from '../../services/subscription-api/public/axion-push.js';
+import type { InboxItemAnswer } from '../../services/subscription-api/read-inbox.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { fakePushSubscribe, pushedKeys, type FakeSubscription } from '../support/browser-push.js';
 import { Fleet } from '../support/fleet.js';
@@ -17,6 +18,8 @@ import { createBrowserKeys, decryptPayload } from '../support/web-push-receiver.
 
 // The client's Message type is the contract's, field for field (checked by `npm run typecheck`).
 const sameMessageType: [ClientMessage] extends [Message] ? ([Message] extends [ClientMessage] ? true : false) : false = true;
+// And its inbox item is what `GET /v1/inbox` answers.
+const sameInboxItemType: [ClientInboxItem] extends [InboxItemAnswer] ? ([InboxItemAnswer] extends [ClientInboxItem] ? true : false) : false = true;
 
 const SERVICE_KEY = 'browser-service-key-0123456789abcdef';
 const ROUTER_KEY = 'browser-router-key-0123456789abcdef';
@@ -256,6 +259,44 @@ describe('the browser client, service worker and demo page in Chromium (all-in-o
     const toGroup = acceptedId(await page.textContent('#send-status'));
     await page.waitForSelector(`#feed li[data-id="${toGroup}"]`);
     expect(await page.textContent(`#feed li[data-id="${toGroup}"]`)).to.contain('Sent to the group');
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('shows the unseen count the router publishes after each Message, and "Mark all seen" brings it to 0', async function () {
+    const headers = { authorization: `Bearer ${await userToken(user, ['demo'])}` };
+    const shown = (n: number) => page.waitForFunction((count) => (globalThis as any).document.querySelector('#unseen').dataset.count === String(count), n);
+    // The notifications of the tests before, as the inbox counts them, and as the page shows them.
+    const before = (await api('GET', '/v1/inbox?package=demo', undefined, headers)).body.unseen as number;
+    expect(before).to.be.above(0);
+    await shown(before);
+
+    const { body } = await api('POST', '/v1/notifications', { package: 'demo', target: { user }, title: 'Counted', delivery: 'realtime' });
+    await page.waitForSelector(`#feed li[data-id="${body.id}"]`);
+    await shown(before + 1);
+    await page.click('#mark-seen');
+    await shown(0);
+
+    const inbox = await api('GET', '/v1/inbox?package=demo', undefined, headers);
+    expect(inbox.body.unseen).to.equal(0);
+    expect(inbox.body.items[0].message).to.include({ id: body.id, title: 'Counted' });
+    expect(sameInboxItemType).to.equal(true);
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('lists what is in the inbox when the page opens again, also what came while it was closed', async function () {
+    await page.goto('about:blank');
+    const { body } = await api('POST', '/v1/notifications', { package: 'demo', target: { user }, title: 'While you were away', delivery: 'realtime' });
+    const token = await userToken(user, ['demo']);
+    await until(async () => {
+      const inbox = await api('GET', '/v1/inbox?package=demo&limit=1', undefined, { authorization: `Bearer ${token}` });
+      return inbox.body.items[0]?.notificationId === body.id ? true : undefined;
+    }, 'the notification in the inbox');
+
+    await page.goto(`${base}/`);
+
+    await page.waitForSelector(`#feed li[data-id="${body.id}"]`);
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#unseen').dataset.count === '1');
+    expect(await page.textContent(`#feed li[data-id="${body.id}"]`)).to.contain('While you were away');
     expect(problems).to.deep.equal([]);
   });
 

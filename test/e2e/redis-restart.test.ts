@@ -6,6 +6,7 @@ import { PrivateRedisServer } from '../support/private-redis-server.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { messageTitle } from '../support/dashboard-messages.js';
 
 const PRODUCER_KEY = 'redis-restart-producer-0123456789';
 const ROUTER_KEY = 'redis-restart-router-0123456789';
@@ -47,7 +48,10 @@ describe('accepted events across restarts of Redis and of the router', function 
       clientId: `dash-${randomUUID()}`, username: 'alice', password: await userToken('alice', ['crm'], { expiresIn: '1h' }), reconnectPeriod: 200,
     });
     dashboard.on('error', () => undefined);
-    dashboard.on('message', (_t, payload) => received.add((JSON.parse(payload.toString()) as { title: string }).title));
+    dashboard.on('message', (_t, payload) => {
+      const title = messageTitle(payload);
+      if (title !== null) received.add(title);
+    });
     await dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 });
 
     const post = async (title: string) => {

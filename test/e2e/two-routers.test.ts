@@ -4,6 +4,7 @@ import { connectAsync } from 'mqtt';
 import { Fleet } from '../support/fleet.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { userToken } from '../support/tokens.js';
+import { messageTitle } from '../support/dashboard-messages.js';
 
 const PRODUCER_KEY = 'two-routers-producer-0123456789';
 const ROUTER_KEY = 'two-routers-router-key-0123456789';
@@ -31,7 +32,10 @@ describe('two notify-routers at once', function () {
       clientId: `dash-${randomUUID()}`, username: 'alice', password: await userToken('alice', ['crm']), reconnectPeriod: 0,
     });
     fleet.keep(dashboard);
-    dashboard.on('message', (_t, payload) => received.push((JSON.parse(payload.toString()) as { title: string }).title));
+    dashboard.on('message', (_t, payload) => {
+      const title = messageTitle(payload);
+      if (title !== null) received.push(title);
+    });
     await dashboard.subscribeAsync('axion/crm/push/alice', { qos: 1 });
     const producer = await connectAsync(mqttUrl, {
       clientId: `producer-${randomUUID()}`, username: 'producer', password: PRODUCER_KEY, reconnectPeriod: 0,

@@ -8,11 +8,18 @@ import { Redis } from 'ioredis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { createRedeliveryIds } from '../../services/notify-router/accept-mqtt-event.js';
 import { createEventRecorder } from '../../services/notify-router/event-recorder.js';
+import { createInboxWriter } from '../../services/notify-router/inbox-writer.js';
 import { startMqttIntake, type MqttIntake } from '../../services/notify-router/mqtt-intake.js';
 import { startMqttPublisher, type RealtimePublisher } from '../../services/notify-router/realtime-publisher.js';
-import { createNotificationStore, startDatabase, type Database, type NotificationStore } from '../../shared/database/index.js';
+import {
+  createInboxStore,
+  createNotificationStore,
+  startDatabase,
+  type Database,
+  type NotificationStore,
+} from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
-import type { Message } from '../../shared/events/index.js';
+import type { Message, UnseenMessage } from '../../shared/events/index.js';
 import { createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES, routeJobId } from '../../shared/topics/index.js';
 import { obliterateQueues } from '../support/queues.js';
@@ -106,7 +113,13 @@ describe('the MQTT intake (aedes, MariaDB, Redis)', function () {
       notifications: db.store,
       routeQueue,
       realtime,
-      recorder: createEventRecorder({ notifications: db.store, routeQueue, status, log }),
+      recorder: createEventRecorder({
+        notifications: db.store,
+        routeQueue,
+        status,
+        inbox: createInboxWriter({ inbox: createInboxStore(database.dataSource), realtime, topics }),
+        log,
+      }),
       redeliveries: createRedeliveryIds(redis, prefix),
       log,
     };
@@ -127,7 +140,11 @@ describe('the MQTT intake (aedes, MariaDB, Redis)', function () {
   async function dashboard(user: string): Promise<Message[]> {
     const received: Message[] = [];
     const c = await client();
-    c.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString()) as Message));
+    c.on('message', (_topic, payload) => {
+      const message = JSON.parse(payload.toString()) as Message | UnseenMessage;
+      // Messages only: the inbox's unseen counts follow them once the events are stored.
+      if (!('type' in message)) received.push(message);
+    });
     await c.subscribeAsync(topics.push('crm', user), { qos: 1 });
     return received;
   }
@@ -153,6 +170,8 @@ describe('the MQTT intake (aedes, MariaDB, Redis)', function () {
     await until(() => intake.results.length === 50, 'every event was stored', 10_000);
     expect(intake.results).to.deep.equal(Array(50).fill('accepted'));
     expect(await rowCount(ids)).to.equal(50);
+    // Never routed, yet in the inbox: the group commit put them there.
+    expect((await createInboxStore(database.dataSource).countUnseen('crm', ['alice'])).get('alice')).to.equal(50);
     // Realtime-only and published: nothing left to route, and the status says so.
     const status = createDeliveryStatus(redis, prefix);
     expect((await status.get(ids[0]!)).realtime).to.equal(1);

@@ -67,3 +67,15 @@ export class RecordingRouteQueue implements RouteQueue {
     throw new Error('RouteQueue.close was not expected');
   }
 }
+
+/** Keeps what routing put in users' inboxes, one array per call. */
+export class RecordingInbox {
+  readonly calls: { notificationId: string; package: string; user: string }[][] = [];
+  /** Set to make the next calls fail, as a database that is down does. */
+  failWith: Error | null = null;
+
+  async record(entries: readonly { notificationId: string; package: string; user: string }[]): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.calls.push(entries.map((e) => ({ ...e })));
+  }
+}

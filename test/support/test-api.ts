@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
 import type { ApiKey } from '../../shared/config/index.js';
 import {
   createGroupStore,
+  createInboxStore,
   createNotificationStore,
   createSubscriptionStore,
   createVapidKeyStore,
@@ -13,7 +15,13 @@ import {
 } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
-import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
+import {
+  connectRedis,
+  createInboxQueue,
+  createRouteQueue,
+  type InboxQueue,
+  type RouteQueue,
+} from '../../shared/queue/index.js';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from '../../services/subscription-api/create-app.js';
 import { obliterateQueues } from './queues.js';
@@ -43,6 +51,8 @@ export interface TestApi {
   redis: Redis;
   /** The queue prefix of this API alone. */
   prefix: string;
+  /** The API's database, for tests that put rows in place or run a router beside it. */
+  dataSource: DataSource;
   /** Sends `body` as JSON (a string is sent as it is) and reads the JSON answer. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
   /** Stops the server, removes the queues and keys under `prefix`, and drops the database; runs every step. */
@@ -59,6 +69,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   let database: Database | undefined;
   let redis: Redis | undefined;
   let routeQueue: RouteQueue | undefined;
+  let inboxQueue: InboxQueue | undefined;
   let server: Server | undefined;
 
   async function close(): Promise<void> {
@@ -68,6 +79,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       },
       async () => redis && obliterateQueues(redis, prefix),
       async () => routeQueue?.close(),
+      async () => inboxQueue?.close(),
       async () => redis?.quit(),
       async () => database?.close(),
       async () => testDb?.drop(),
@@ -82,13 +94,16 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     database = await startDatabase(testDb.config, testLogger());
     redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
     routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
+    inboxQueue = createInboxQueue({ connection: redis, prefix, log: testLogger() });
     const app = createApp({
       auth: createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] }),
       subscriptions: createSubscriptionStore(database.dataSource),
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
       groups: createGroupStore(database.dataSource),
+      inbox: createInboxStore(database.dataSource),
       routeQueue,
+      inboxQueue,
       status: createDeliveryStatus(redis, prefix),
       endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
       log: testLogger(),
@@ -112,6 +127,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     base,
     redis,
     prefix,
+    dataSource: database.dataSource,
     async call(method, path, body, headers = {}) {
       const res = await fetch(`${base}${path}`, {
         method,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createEventRecorder } from '../../services/notify-router/event-recorder.js';
 import type { DeliveryCounts, DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { eventSchema, type EventInput, type RouteJob } from '../../shared/events/index.js';
-import { InMemoryNotificationStore, RecordingRouteQueue } from '../support/fake-intake-stores.js';
+import { InMemoryNotificationStore, RecordingInbox, RecordingRouteQueue } from '../support/fake-intake-stores.js';
 import { testLogger } from '../support/silent-logger.js';
 
 class RecordingStatus implements Pick<DeliveryStatus, 'setMany'> {
@@ -29,12 +29,13 @@ function arrange(maxBatch?: number) {
   const notifications = new InMemoryNotificationStore();
   const routeQueue = new RecordingRouteQueue();
   const status = new RecordingStatus();
+  const inbox = new RecordingInbox();
   const calls: number[] = [];
   const counting = {
     recordMany: (jobs: readonly RouteJob[]) => (calls.push(jobs.length), notifications.recordMany(jobs)),
   };
-  const recorder = createEventRecorder({ notifications: counting, routeQueue, status, log: testLogger() }, maxBatch);
-  return { recorder, notifications, routeQueue, status, calls };
+  const recorder = createEventRecorder({ notifications: counting, routeQueue, status, inbox, log: testLogger() }, maxBatch);
+  return { recorder, notifications, routeQueue, status, inbox, calls };
 }
 
 describe('createEventRecorder', () => {
@@ -67,6 +68,36 @@ describe('createEventRecorder', () => {
 
     expect(status.set_).to.deep.equal([['rt', { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 }]]);
     expect(routeQueue.added.map((a) => a.job.id)).to.deep.equal(['offline', 'unpublished']);
+  });
+
+  it("puts a published realtime-only event in its user's inbox itself, and leaves the routed ones to routing", async () => {
+    const { recorder, inbox } = arrange();
+
+    await Promise.all([
+      recorder.record(job('rt-1', { delivery: 'realtime' })),
+      recorder.record(job('offline', { delivery: 'offline' })),
+      recorder.record(job('rt-2', { delivery: 'realtime' })),
+      recorder.record(job('unpublished', { delivery: 'realtime' }, false)),
+    ]);
+
+    expect(inbox.calls).to.deep.equal([
+      [
+        { notificationId: 'rt-1', package: 'crm', user: 'alice' },
+        { notificationId: 'rt-2', package: 'crm', user: 'alice' },
+      ],
+    ]);
+  });
+
+  it('rejects the events of a commit whose inbox write failed, so the intake stores them again', async () => {
+    const { recorder, inbox } = arrange();
+    inbox.failWith = new Error('database is down');
+
+    const failed = await recorder.record(job('rt', { delivery: 'realtime' })).then(() => 'recorded', () => 'rejected');
+    inbox.failWith = null;
+    const again = await recorder.record(job('rt', { delivery: 'realtime' }));
+
+    expect([failed, again]).to.deep.equal(['rejected', 'recorded']);
+    expect(inbox.calls.flat().map((e) => e.notificationId)).to.deep.equal(['rt']);
   });
 
   it('answers conflict for an id already used by another event, and recorded for a repeat', async () => {

@@ -82,6 +82,8 @@ describe('loadConfig', () => {
     ['PUSH_ALLOW_INSECURE_LOOPBACK', 'maybe'],
     ['PUSH_ENDPOINT_ALLOWLIST', 'fcm.googleapis.com,evil host'],
     ['API_KEYS', 'svc:only-two-fields'],
+    ['INBOX_SEEN_RETENTION_DAYS', '0'],
+    ['INBOX_SEEN_RETENTION_DAYS', 'a week'],
   ];
   for (const [variable, value] of badSettings) {
     it(`rejects ${variable}=${value} with a ConfigError naming ${variable}`, () => {
@@ -90,6 +92,11 @@ describe('loadConfig', () => {
       expect(error.message).to.include(variable);
     });
   }
+
+  it('keeps seen inbox items 30 days unless INBOX_SEEN_RETENTION_DAYS says otherwise', () => {
+    expect(loadConfig({}).inbox).to.deep.equal({ seenRetentionDays: 30 });
+    expect(loadConfig({ INBOX_SEEN_RETENTION_DAYS: '7' }).inbox).to.deep.equal({ seenRetentionDays: 7 });
+  });
 
   it('reports several bad variables in one error', () => {
     const error = configErrorFor({ HTTP_PORT: 'abc', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' });

@@ -13,6 +13,7 @@ import type { RealtimePublisher } from '../../services/notify-router/realtime-pu
 import { pushJobId } from '../../shared/topics/index.js';
 import { createTargetResolver } from '../../services/notify-router/resolve-target.js';
 import { MIN_DELIVERY_WINDOW_MS, routeEvent, type RouteEventDeps } from '../../services/notify-router/route-event.js';
+import { RecordingInbox } from '../support/fake-intake-stores.js';
 import { testLogger } from '../support/silent-logger.js';
 
 const ACCEPTED_AT = '2026-11-23T10:00:00.000Z';
@@ -76,11 +77,19 @@ function arrange(online: string[] = []) {
       await this.forEachBatch(_pkg, 'sales', size, each);
     },
   };
+  // The inbox notes how many Messages had gone out when each batch reached it.
+  const inbox = new RecordingInbox();
+  const publishedBeforeInbox: number[] = [];
+  const recordInbox = inbox.record.bind(inbox);
+  inbox.record = async (entries) => {
+    publishedBeforeInbox.push(realtime.published.length);
+    return recordInbox(entries);
+  };
   const deps: RouteEventDeps = {
-    realtime, pushQueue, presence, status, topics: createTopics(), log: testLogger(),
+    realtime, pushQueue, presence, status, inbox, topics: createTopics(), log: testLogger(),
     resolveTarget: createTargetResolver(groups, 2),
   };
-  return { deps, realtime, pushQueue, status };
+  return { deps, realtime, pushQueue, status, inbox, publishedBeforeInbox };
 }
 
 function routeJob(event: Partial<EventInput> = {}, target: Target = { user: 'alice' }): RouteJob {
@@ -111,6 +120,35 @@ describe('routeEvent', () => {
     expect(realtime.published).to.have.length(1);
     expect(realtime.published[0]!.topic).to.equal('axion/crm/push/alice');
     expect(JSON.parse(realtime.published[0]!.payload)).to.deep.equal(messageFor(job, 'alice'));
+  });
+
+  it("puts every target user's item in the inbox once per batch, after that batch's Messages went out", async () => {
+    const { deps, inbox, publishedBeforeInbox } = arrange();
+
+    await routeEvent(deps, routeJob({}, { group: 'sales' }));
+
+    expect(inbox.calls.map((entries) => entries.map((e) => e.user))).to.deep.equal([['ann', 'ben'], ['cid', 'dee'], ['eve']]);
+    expect(inbox.calls.flat().every((e) => e.notificationId === 'evt-1' && e.package === 'crm')).to.equal(true);
+    expect(publishedBeforeInbox).to.deep.equal([2, 4, 5]);
+  });
+
+  it('fills the inbox for an event the MQTT intake already published, without publishing it again', async () => {
+    const { deps, realtime, inbox } = arrange();
+
+    await routeEvent(deps, { ...routeJob({ delivery: 'always' }), realtimePublished: true });
+
+    expect(realtime.published).to.deep.equal([]);
+    expect(inbox.calls).to.deep.equal([[{ notificationId: 'evt-1', package: 'crm', user: 'alice' }]]);
+  });
+
+  it('rejects when the inbox cannot be written, before any push job is queued, so the route job is retried', async () => {
+    const { deps, inbox, pushQueue } = arrange();
+    inbox.failWith = new Error('database is down');
+
+    const routing = await routeEvent(deps, routeJob({ delivery: 'always' })).then(() => 'routed', (err: Error) => err.message);
+
+    expect(routing).to.equal('database is down');
+    expect(pushQueue.jobs()).to.deep.equal([]);
   });
 
   for (const delivery of ['offline', 'always'] as const) {

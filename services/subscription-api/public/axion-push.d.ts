@@ -95,3 +95,52 @@ export function unsubscribe(options: ClientOptions & { package: string }): Promi
 
 /** Whether push works in this browser, the notification permission, and the subscription. */
 export function status(): Promise<Status>;
+
+/** One notification in the user's inbox (`GET /v1/inbox`). */
+export interface InboxItem {
+  id: string;
+  /** Where this item is: pass it as `before`, `after` or `upTo`. */
+  cursor: string;
+  notificationId: string;
+  message: Message;
+  /** When it reached the inbox. */
+  createdAt: string;
+  seenAt: string | null;
+}
+
+export interface InboxPage {
+  /** Newest first. */
+  items: InboxItem[];
+  /** The user's unseen items in the package. */
+  unseen: number;
+  /** Pass again as the same parameter (`before` or `after`) for the next page; null: no more. */
+  next: string | null;
+}
+
+export interface FetchInboxOptions extends ClientOptions {
+  package: string;
+  /** Default `all`. */
+  state?: 'unseen' | 'seen' | 'all';
+  /** Older items than this cursor. */
+  before?: string;
+  /** Newer items than this cursor (catching up after a reconnect). */
+  after?: string;
+  /** 1-200, default 50. */
+  limit?: number;
+}
+
+export type MarkSeenOptions = ClientOptions & { package: string } & ({ ids: string[] } | { upTo: string });
+
+export interface PushHandlers {
+  onMessage?: (message: Message, topic: string) => void;
+  onUnseen?: (count: number, topic: string) => void;
+}
+
+/** Reads a page of the signed-in user's inbox. */
+export function fetchInbox(options: FetchInboxOptions): Promise<InboxPage>;
+
+/** Marks inbox items seen; the router then publishes the new unseen count. */
+export function markSeen(options: MarkSeenOptions): Promise<{ marked: number; unseen: number }>;
+
+/** A handler for an MQTT client's `message` event that tells Messages from unseen counts. */
+export function pushListener(handlers: PushHandlers): (topic: string, payload: Uint8Array | string) => void;

@@ -193,3 +193,46 @@ export async function status() {
     endpoint: subscription?.endpoint ?? null,
   };
 }
+
+/**
+ * Reads the signed-in user's inbox: `{ items, unseen, next }`, newest first. `before` pages back;
+ * `after` (the newest item's `cursor` you have) answers what came since, for a dashboard that
+ * reconnects: follow `next` with `after` until it is null.
+ */
+export async function fetchInbox(options) {
+  if (!options?.package) throw new AxionPushError('invalid', 'fetchInbox() needs a package.');
+  const query = new URLSearchParams({ package: options.package });
+  for (const name of ['state', 'before', 'after', 'limit']) {
+    if (options[name] !== undefined) query.set(name, String(options[name]));
+  }
+  return callApi(options, 'GET', `/v1/inbox?${query}`);
+}
+
+/** Marks inbox items seen: `ids`, or everything `upTo` an item's cursor. Answers `{ marked, unseen }`. */
+export async function markSeen(options) {
+  if (!options?.package) throw new AxionPushError('invalid', 'markSeen() needs a package.');
+  const body = { package: options.package };
+  if (options.ids !== undefined) body.ids = options.ids;
+  if (options.upTo !== undefined) body.upTo = options.upTo;
+  const { marked, unseen } = await callApi(options, 'POST', '/v1/inbox/seen', body);
+  return { marked, unseen };
+}
+
+/**
+ * A handler for an MQTT client's `message` event on a user's push topic: each Message goes to
+ * `onMessage`, each inbox count (`{ type: 'unseen', count }`) to `onUnseen`; anything that is not
+ * JSON is ignored. `client.on('message', pushListener({ onMessage, onUnseen }))`.
+ */
+export function pushListener(handlers) {
+  const decoder = new TextDecoder();
+  return (topic, payload) => {
+    let value;
+    try {
+      value = JSON.parse(typeof payload === 'string' ? payload : decoder.decode(payload));
+    } catch {
+      return;
+    }
+    if (value?.type === 'unseen') handlers.onUnseen?.(value.count, topic);
+    else if (value && typeof value.id === 'string') handlers.onMessage?.(value, topic);
+  };
+}

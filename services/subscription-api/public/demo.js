@@ -1,12 +1,23 @@
 // The demo page: sign in as a demo user, subscribe this browser, watch the user's MQTT topic
-// live, and send a test notification through the real API. Plain DOM, no framework.
+// live with their inbox's unseen count, and send a test notification through the real API.
+// Plain DOM, no framework.
 import mqtt from '/vendor/mqtt.esm.js';
-import { registerServiceWorker, status, subscribe, unsubscribe } from '/axion-push.js';
+import {
+  fetchInbox,
+  markSeen,
+  pushListener,
+  registerServiceWorker,
+  status,
+  subscribe,
+  unsubscribe,
+} from '/axion-push.js';
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'axion-push-demo-session';
 let session = loadSession();
 let feed = null;
+/** The newest inbox item's cursor this page has read: where a reconnect catches up from. */
+let newestCursor = null;
 
 function loadSession() {
   const stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
@@ -43,6 +54,7 @@ async function signIn(user) {
 function signOut() {
   sessionStorage.removeItem(SESSION_KEY);
   session = null;
+  newestCursor = null;
   render();
 }
 
@@ -52,7 +64,7 @@ function render() {
   $('sign-out').hidden = !signedIn;
   $('user').disabled = signedIn;
   if (signedIn) $('user').value = session.user;
-  for (const id of ['send', 'join-group']) $(id).disabled = !signedIn;
+  for (const id of ['send', 'join-group', 'mark-seen']) $(id).disabled = !signedIn;
   show(
     $('session'),
     signedIn
@@ -117,21 +129,54 @@ function connectFeed() {
   });
   const { topic } = session.mqtt;
   feed.on('connect', () => {
-    feed.subscribe(topic, { qos: 1 }, (err) => setFeedState(err ? 'refused' : 'live', !err));
+    feed.subscribe(topic, { qos: 1 }, (err) => {
+      setFeedState(err ? 'refused' : 'live', !err);
+      // Subscribed first, then read the inbox: nothing falls between the two.
+      if (!err) catchUp();
+    });
   });
   feed.on('close', () => setFeedState('offline', false));
   feed.on('error', (err) => setFeedState(err.message, false));
-  feed.on('message', (_topic, payload) => {
-    try {
-      addToFeed(JSON.parse(new TextDecoder().decode(payload)));
-    } catch {
-      // Not a Message: nothing to show.
+  feed.on('message', pushListener({ onMessage: addToFeed, onUnseen: showUnseen }));
+}
+
+function showUnseen(count) {
+  $('unseen').textContent = `${count} unseen`;
+  $('unseen').dataset.count = String(count);
+}
+
+/** What the inbox holds that the feed does not: the latest items, or everything since the last read. */
+async function catchUp() {
+  const options = { package: session.package, token: session.token };
+  const first = newestCursor === null;
+  try {
+    let page = await fetchInbox({ ...options, limit: 10, ...(first ? {} : { after: newestCursor }) });
+    for (let pages = 1; ; pages += 1) {
+      for (const item of [...page.items].reverse()) addToFeed(item.message);
+      if (page.items.length > 0) newestCursor = page.items[0].cursor;
+      showUnseen(page.unseen);
+      // The first read shows the latest only; a catch-up follows `next` (a few pages at most).
+      if (first || !page.next || pages >= 5) break;
+      page = await fetchInbox({ ...options, limit: 10, after: page.next });
     }
-  });
+  } catch (err) {
+    show($('send-status'), `Inbox not read: ${err.message}`, 'bad');
+  }
+}
+
+async function markAllSeen() {
+  const options = { package: session.package, token: session.token };
+  try {
+    const [newest] = (await fetchInbox({ ...options, limit: 1 })).items;
+    if (newest) showUnseen((await markSeen({ ...options, upTo: newest.cursor })).unseen);
+  } catch (err) {
+    show($('send-status'), `Not marked: ${err.message}`, 'bad');
+  }
 }
 
 function addToFeed(message) {
-  if (message.type === 'unseen') return setFeedState(`live · ${message.count} unseen`, true);
+  // The same notification from the inbox and live: shown once.
+  if ($('feed').querySelector(`li[data-id="${CSS.escape(message.id)}"]`)) return;
   const item = document.createElement('li');
   item.dataset.id = message.id;
   const title = document.createElement('div');
@@ -185,6 +230,7 @@ $('sign-out').addEventListener('click', signOut);
 $('subscribe').addEventListener('click', () => runPush('subscribe'));
 $('unsubscribe').addEventListener('click', () => runPush('unsubscribe'));
 $('join-group').addEventListener('click', joinGroup);
+$('mark-seen').addEventListener('click', markAllSeen);
 $('send-form').addEventListener('submit', (event) => {
   event.preventDefault();
   send(event.target);

@@ -1,0 +1,62 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { InboxStore } from '../../shared/database/index.js';
+import type { Service } from '../../shared/lifecycle/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { createInboxQueue, INBOX_JOBS, inboxUnseenJobSchema } from '../../shared/queue/index.js';
+import { QUEUE_NAMES } from '../../shared/topics/index.js';
+import type { InboxWriter } from './inbox-writer.js';
+import { purgeInbox } from './purge-inbox.js';
+
+/** How often the retention purge runs unless a test asks otherwise. */
+export const INBOX_PURGE_EVERY_MS = 3600_000;
+
+export interface InboxWorkerDeps {
+  /** The worker's connection (BullMQ blocks on a duplicate of it). */
+  connection: Redis;
+  /** Where the purge's scheduler is upserted. */
+  producer: Redis;
+  prefix: string;
+  inbox: Pick<InboxStore, 'purgeSeen'>;
+  writer: Pick<InboxWriter, 'publishUnseen'>;
+  /** `INBOX_SEEN_RETENTION_DAYS`. */
+  seenRetentionDays: number;
+  purgeEveryMs?: number;
+  log: Logger;
+}
+
+/**
+ * Starts a worker of the `inbox` queue and makes sure the purge's job scheduler exists (every
+ * router upserts the same one; BullMQ hands each firing to one worker). `unseen` jobs come from
+ * the API after a user marked items seen: the router, the only publisher on push topics,
+ * publishes the new count. `purge` firings delete seen items past their retention.
+ */
+export async function startInboxWorker(deps: InboxWorkerDeps): Promise<Service> {
+  const { log } = deps;
+  const schedule = createInboxQueue({ connection: deps.producer, prefix: deps.prefix, log });
+  try {
+    await schedule.schedulePurge(deps.purgeEveryMs ?? INBOX_PURGE_EVERY_MS);
+  } finally {
+    await schedule.close();
+  }
+  const worker = new Worker(
+    QUEUE_NAMES.inbox,
+    async (job) => {
+      if (job.name === INBOX_JOBS.purge) {
+        return purgeInbox({ inbox: deps.inbox, log }, deps.seenRetentionDays, new Date());
+      }
+      const parsed = inboxUnseenJobSchema.safeParse(job.data);
+      if (job.name !== INBOX_JOBS.unseen || !parsed.success) {
+        throw new UnrecoverableError(`malformed inbox job ${job.name}`);
+      }
+      await deps.writer.publishUnseen(parsed.data.package, [parsed.data.user]);
+      return 'published';
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },
+  );
+  worker.on('error', (err) => log.warn({ err: err.message }, 'inbox worker error'));
+  worker.on('failed', (job, err) =>
+    log.warn({ jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'inbox job failed'),
+  );
+  return { name: 'inbox-worker', close: () => worker.close() };
+}

@@ -1,0 +1,60 @@
+import type { InboxEntry, InboxStore } from '../../shared/database/index.js';
+import type { UnseenMessage } from '../../shared/events/index.js';
+import type { Topics } from '../../shared/topics/index.js';
+import type { RealtimePublisher } from './realtime-publisher.js';
+
+/** Where routing puts notifications into users' inboxes, and how their unseen counts go out. */
+export interface InboxWriter {
+  /**
+   * Puts each entry in its user's inbox (one insert for all of them; entries already there are
+   * left alone), then publishes each of those users' unseen count. Call it after the entries'
+   * Messages were published: the count follows the Message on the user's topic.
+   */
+  record(entries: readonly InboxEntry[]): Promise<void>;
+  /** Publishes the unseen count of each of these users of the package, as counted now. */
+  publishUnseen(pkg: string, users: readonly string[]): Promise<void>;
+}
+
+export interface InboxWriterDeps {
+  inbox: Pick<InboxStore, 'add' | 'countUnseen'>;
+  realtime: Pick<RealtimePublisher, 'publish'>;
+  topics: Topics;
+  now?: () => Date;
+}
+
+/**
+ * Counts are read from the table after each change rather than kept as counters: an insert
+ * that was already done (a retried route job) or a purge cannot make them drift, and the read
+ * is one grouped count per package per batch over (package, user, seen_at).
+ */
+export function createInboxWriter(deps: InboxWriterDeps): InboxWriter {
+  const now = deps.now ?? (() => new Date());
+
+  async function publishUnseen(pkg: string, users: readonly string[]): Promise<void> {
+    if (users.length === 0) return;
+    const counts = await deps.inbox.countUnseen(pkg, users);
+    await Promise.all(
+      users.map((user) => {
+        const message: UnseenMessage = { type: 'unseen', count: counts.get(user) ?? 0 };
+        return deps.realtime.publish(deps.topics.push(pkg, user), JSON.stringify(message));
+      }),
+    );
+  }
+
+  return {
+    async record(entries) {
+      if (entries.length === 0) return;
+      // Always published, even when nothing new went in: a retry after a failed publish
+      // inserts nothing, and its users must still get their count.
+      await deps.inbox.add(entries, now());
+      const byPackage = new Map<string, Set<string>>();
+      for (const { package: pkg, user } of entries) {
+        let users = byPackage.get(pkg);
+        if (!users) byPackage.set(pkg, (users = new Set()));
+        users.add(user);
+      }
+      await Promise.all([...byPackage].map(([pkg, users]) => publishUnseen(pkg, [...users])));
+    },
+    publishUnseen,
+  };
+}

@@ -1,0 +1,53 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Authenticator } from '../../shared/auth/index.js';
+import type { InboxStore } from '../../shared/database/index.js';
+import { nameSchema, parseOrThrow } from '../../shared/events/index.js';
+import type { InboxQueue } from '../../shared/queue/index.js';
+import { cursorSchema, inboxItemIdSchema } from './inbox-cursor.js';
+import { markInboxSeen } from './mark-inbox-seen.js';
+import { readInbox } from './read-inbox.js';
+import { userCredentials } from './user-credentials.js';
+
+/** Items per page unless `limit` says otherwise, and the most one page holds. */
+export const INBOX_PAGE = { default: 50, max: 200 } as const;
+
+const listQuerySchema = z
+  .object({
+    package: nameSchema,
+    state: z.enum(['unseen', 'seen', 'all']).default('all'),
+    before: cursorSchema.optional(),
+    after: cursorSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(INBOX_PAGE.max).default(INBOX_PAGE.default),
+  })
+  .strict()
+  .refine((q) => !(q.before && q.after), { message: 'give before or after, not both', path: ['after'] });
+
+const seenBodySchema = z.union([
+  z.object({ package: nameSchema, ids: z.array(inboxItemIdSchema).min(1).max(INBOX_PAGE.max) }).strict(),
+  z.object({ package: nameSchema, upTo: cursorSchema }).strict(),
+]);
+
+/** `/v1/inbox`: a user's notification history, unseen count, and marking items seen. */
+export function inboxRoutes(deps: {
+  auth: Authenticator;
+  inbox: InboxStore;
+  inboxQueue: Pick<InboxQueue, 'unseenChanged'>;
+}): Router {
+  const router = Router();
+
+  router.get('/v1/inbox', async (req, res) => {
+    const caller = await deps.auth.user(userCredentials(req.headers));
+    const query = parseOrThrow(listQuerySchema, req.query, 'query');
+    res.json(await readInbox(deps, caller, query));
+  });
+
+  router.post('/v1/inbox/seen', async (req, res) => {
+    const caller = await deps.auth.user(userCredentials(req.headers));
+    const input = parseOrThrow(seenBodySchema, req.body, 'request');
+    const result = await markInboxSeen(deps, caller, input);
+    res.json({ ok: true, ...result });
+  });
+
+  return router;
+}
