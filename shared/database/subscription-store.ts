@@ -33,6 +33,14 @@ export interface UpsertSubscription {
 }
 
 /** A subscription's daily reminder, as the `notify_*` columns hold it. */
+export interface UpsertResult {
+  endpointHash: string;
+  created: boolean;
+  /** The reminder the row has now: the one asked for, or the one a re-registration kept. */
+  reminder: SubscriptionReminder | null;
+  total: number;
+}
+
 export interface SubscriptionReminder {
   utcHour: number;
   minute: number;
@@ -45,7 +53,9 @@ export interface SubscriptionStore {
   /** Inserts, or updates and reactivates the row with the same key. */
   /** Also answers the reminder the subscription has now (given, or kept). */
   /** Stores the subscription; `total` is the user's active subscriptions in the package after it. */
-  upsert(input: UpsertSubscription): Promise<{ endpointHash: string; created: boolean; reminder: SubscriptionReminder | null; total: number }>;
+  upsert(input: UpsertSubscription): Promise<UpsertResult>;
+  /** `upsert` for many subscriptions at once (a group commit): one result per input, in order. */
+  upsertMany(inputs: UpsertSubscription[]): Promise<UpsertResult[]>;
   /** Soft delete; false when there was no such row. */
   deactivate(key: SubscriptionKey, reason: string): Promise<boolean>;
   countActive(user: string, pkg: string): Promise<number>;
@@ -105,93 +115,164 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
     endpointHash: key.endpointHash,
   });
 
-  return {
-    async upsert({ reminder, ...input }) {
-      // Plain SQL: through TypeORM's repository the four statements of a subscribe cost about
-      // 1.5 ms of CPU, four times the rest of the request (docs/performance.md, bench:api).
+  // Strictly increasing within the process: a row is known as created by a write when its
+  // created_at is that write's time, so no two writes may share one.
+  let lastWriteAt = 0;
+  const writeTime = () => new Date((lastWriteAt = Math.max(Date.now(), lastWriteAt + 1)));
+
+  /** The columns a subscribe sets on an existing row. */
+  const updatedFields = ({ reminder, ...input }: UpsertSubscription, now: Date): [string, unknown][] => [
+    ['endpoint', input.endpoint],
+    ['p256dh', input.p256dh],
+    ['auth', input.auth],
+    ['module', input.module],
+    ['userAgent', input.userAgent],
+    ['expirationTime', input.expirationTime],
+    ['vapidKeyId', input.vapidKeyId],
+    ['updatedAt', now],
+    ['active', 'Y'],
+    ['deactivatedReason', null],
+    ['failureCount', 0],
+    // Absent: a browser re-registering its subscription keeps the reminder it had.
+    ...(reminder === undefined
+      ? []
+      : ([
+          ['notifyUtcHour', reminder?.utcHour ?? null],
+          ['notifyMinute', reminder?.minute ?? null],
+          ['notifyType', reminder?.type ?? null],
+          ['notifyMessage', reminder?.message ?? null],
+        ] as [string, unknown][])),
+  ];
+  const keyFields = (input: UpsertSubscription, endpointHash: string): [string, unknown][] => [
+    ['user', input.user],
+    ['package', input.package],
+    ['endpointHash', endpointHash],
+  ];
+  /** Every column of a new row, in one order whatever the input. */
+  const newRow = (input: UpsertSubscription, endpointHash: string, now: Date) =>
+    new Map<string, unknown>([
+      ...keyFields(input, endpointHash),
+      ['notifyUtcHour', null], ['notifyMinute', null], ['notifyType', null], ['notifyMessage', null],
+      // A later pair replaces an earlier one of the same column (the reminder's).
+      ...updatedFields(input, now),
+      ['createdAt', now],
+      ['lastSuccessAt', null],
+    ]);
+  const insertSql = (columns: string[], rows: number) =>
+    `INSERT INTO ${q('push_subscription')} (${columns.map(column).join(', ')}) VALUES ` +
+    Array.from({ length: rows }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
+
+  /**
+   * The users' active subscriptions after a write, by user and package: one read answers each
+   * caller's total, the reminder a re-registration kept, and whether the write created the row.
+   */
+  async function activeAfter(pairs: { user: string; package: string }[]): Promise<Map<string, Record<string, unknown>[]>> {
+    const unique = [...new Map(pairs.map((p) => [`${p.user}\n${p.package}`, p])).values()];
+    const rows = (await dataSource.query(
+      `SELECT ${['user', 'package', 'endpoint_hash', 'created_at', 'notify_utc_hour', 'notify_minute', 'notify_type', 'notify_message'].map(q).join(', ')}` +
+        ` FROM ${q('push_subscription')} WHERE ${q('active')} = 'Y' AND (${q('user')}, ${q('package')}) IN (${unique.map(() => '(?, ?)').join(', ')})`,
+      unique.flatMap((p) => [p.user, p.package]),
+    )) as Record<string, unknown>[];
+    const byPair = new Map<string, Record<string, unknown>[]>();
+    for (const row of rows) {
+      const pair = `${String(row['user'])}\n${String(row['package'])}`;
+      byPair.set(pair, [...(byPair.get(pair) ?? []), row]);
+    }
+    return byPair;
+  }
+
+  function resultOf(input: UpsertSubscription, endpointHash: string, active: Record<string, unknown>[], created: boolean): UpsertResult {
+    const own = active.find((r) => r['endpoint_hash'] === endpointHash);
+    const kept: SubscriptionReminder | null =
+      own && own['notify_utc_hour'] != null && own['notify_minute'] != null && own['notify_type'] != null
+        ? {
+            utcHour: Number(own['notify_utc_hour']),
+            minute: Number(own['notify_minute']),
+            type: own['notify_type'] as SubscriptionReminder['type'],
+            message: own['notify_message'] == null ? null : String(own['notify_message']),
+          }
+        : null;
+    return { endpointHash, created, reminder: input.reminder === undefined ? kept : input.reminder, total: active.length };
+  }
+
+  /**
+   * MySQL: one multi-row INSERT … ON DUPLICATE KEY UPDATE per shape of input (with reminder
+   * fields or without) and one read. Plain SQL: through TypeORM's repository the statements of
+   * one subscribe cost about 1.5 ms of CPU, four times the rest of the request (bench:api).
+   */
+  async function upsertOnMysql(inputs: UpsertSubscription[]): Promise<UpsertResult[]> {
+    const now = writeTime();
+    const prepared = inputs.map((input) => {
       const endpointHash = hashEndpoint(input.endpoint);
-      const now = new Date();
-      const fields: [string, unknown][] = [
-        ['endpoint', input.endpoint],
-        ['p256dh', input.p256dh],
-        ['auth', input.auth],
-        ['module', input.module],
-        ['userAgent', input.userAgent],
-        ['expirationTime', input.expirationTime],
-        ['vapidKeyId', input.vapidKeyId],
-        ['updatedAt', now],
-        ['active', 'Y'],
-        ['deactivatedReason', null],
-        ['failureCount', 0],
-        // Absent: a browser re-registering its subscription keeps the reminder it had.
-        ...(reminder === undefined
-          ? []
-          : ([
-              ['notifyUtcHour', reminder?.utcHour ?? null],
-              ['notifyMinute', reminder?.minute ?? null],
-              ['notifyType', reminder?.type ?? null],
-              ['notifyMessage', reminder?.message ?? null],
-            ] as [string, unknown][])),
-      ];
-      const key: [string, unknown][] = [['user', input.user], ['package', input.package], ['endpointHash', endpointHash]];
+      return { input, endpointHash, row: newRow(input, endpointHash, now) };
+    });
+    for (const withReminder of [false, true]) {
+      const rows = prepared.filter((p) => (p.input.reminder !== undefined) === withReminder);
+      if (rows.length === 0) continue;
+      const columns = [...rows[0]!.row.keys()];
+      const updates = updatedFields(rows[0]!.input, now).map(([p]) => `${column(p)} = VALUES(${column(p)})`);
+      await run(
+        `${insertSql(columns, rows.length)} ON DUPLICATE KEY UPDATE ${updates.join(', ')}`,
+        rows.flatMap((r) => columns.map((c) => value(c, r.row.get(c)))),
+      );
+    }
+    const active = await activeAfter(inputs);
+    const createdKeys = new Set<string>();
+    return prepared.map(({ input, endpointHash }) => {
+      const mine = active.get(`${input.user}\n${input.package}`) ?? [];
+      const own = mine.find((r) => r['endpoint_hash'] === endpointHash);
+      // Created here when its created_at is this write's; the first of two equal keys in one
+      // batch inserted it, the second updated it.
+      const key = `${input.user}\n${input.package}\n${endpointHash}`;
+      const created = own !== undefined && toDate(own['created_at'])?.getTime() === now.getTime() && !createdKeys.has(key);
+      createdKeys.add(key);
+      return resultOf(input, endpointHash, mine, created);
+    });
+  }
+
+  /** SQLite (one writer, in process): update first, insert when there was nothing to update. */
+  async function upsertOnSqlite(inputs: UpsertSubscription[]): Promise<UpsertResult[]> {
+    const now = writeTime();
+    const written: { input: UpsertSubscription; endpointHash: string; created: boolean }[] = [];
+    for (const input of inputs) {
+      const endpointHash = hashEndpoint(input.endpoint);
+      const fields = updatedFields(input, now);
+      const key = keyFields(input, endpointHash);
       const update = () =>
         run(
           `UPDATE ${q('push_subscription')} SET ${fields.map(([p]) => `${column(p)} = ?`).join(', ')}` +
             ` WHERE ${key.map(([p]) => `${column(p)} = ?`).join(' AND ')}`,
           [...fields, ...key].map(([p, v]) => value(p, v)),
         );
-      const row = new Map<string, unknown>([
-        ...key,
-        ['notifyUtcHour', null], ['notifyMinute', null], ['notifyType', null], ['notifyMessage', null],
-        // A later pair replaces an earlier one of the same column (the reminder's).
-        ...fields,
-        ['createdAt', now],
-        ['lastSuccessAt', null],
-      ]);
-      const insert = `INSERT INTO ${q('push_subscription')} (${[...row.keys()].map(column).join(', ')}) VALUES (${[...row.keys()].map(() => '?').join(', ')})`;
-      const rowValues = [...row].map(([p, v]) => value(p, v));
       let created = false;
-      if (mysql) {
-        // One statement: MySQL counts an inserted row as 1 and a changed one as 2, but with
-        // mysql2's FOUND_ROWS an unchanged one as 1 too. updated_at always moves forward (by
-        // 1 ms when two subscribes land in the same millisecond), so a duplicate is never
-        // unchanged.
-        const updatedAt = column('updatedAt');
-        const assignments = fields.map(([p]) =>
-          p === 'updatedAt'
-            ? `${updatedAt} = IF(VALUES(${updatedAt}) > ${updatedAt}, VALUES(${updatedAt}), ${updatedAt} + INTERVAL 1000 MICROSECOND)`
-            : `${column(p)} = VALUES(${column(p)})`,
-        );
-        created = (await run(`${insert} ON DUPLICATE KEY UPDATE ${assignments.join(', ')}`, rowValues)) === 1;
-      } else if ((await update()) === 0) {
-        // Update first: re-subscribing is the common case. Two first subscribes racing on the
-        // same key meet at the primary key; the loser becomes an update.
+      // Re-subscribing is the common case. Two first subscribes racing on the same key meet at
+      // the primary key; the loser becomes an update.
+      if ((await update()) === 0) {
+        const row = newRow(input, endpointHash, now);
         try {
-          await run(insert, rowValues);
+          await run(insertSql([...row.keys()], 1), [...row].map(([p, v]) => value(p, v)));
           created = true;
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
           await update();
         }
       }
-      // One read answers both the caller's total and the reminder a re-registration kept.
-      const active = (await dataSource.query(
-        `SELECT ${q('endpoint_hash')}, ${q('notify_utc_hour')}, ${q('notify_minute')}, ${q('notify_type')}, ${q('notify_message')}` +
-          ` FROM ${q('push_subscription')} WHERE ${q('user')} = ? AND ${q('package')} = ? AND ${q('active')} = 'Y'`,
-        [input.user, input.package],
-      )) as Record<string, unknown>[];
-      const own = active.find((r) => r['endpoint_hash'] === endpointHash);
-      const kept: SubscriptionReminder | null =
-        own && own['notify_utc_hour'] != null && own['notify_minute'] != null && own['notify_type'] != null
-          ? {
-              utcHour: Number(own['notify_utc_hour']),
-              minute: Number(own['notify_minute']),
-              type: own['notify_type'] as SubscriptionReminder['type'],
-              message: own['notify_message'] == null ? null : String(own['notify_message']),
-            }
-          : null;
-      return { endpointHash, created, reminder: reminder === undefined ? kept : reminder, total: active.length };
-    },
+      written.push({ input, endpointHash, created });
+    }
+    const active = await activeAfter(inputs);
+    return written.map(({ input, endpointHash, created }) =>
+      resultOf(input, endpointHash, active.get(`${input.user}\n${input.package}`) ?? [], created),
+    );
+  }
+
+  const upsertMany = async (inputs: UpsertSubscription[]): Promise<UpsertResult[]> => {
+    if (inputs.length === 0) return [];
+    return mysql ? upsertOnMysql(inputs) : upsertOnSqlite(inputs);
+  };
+
+  return {
+    upsertMany,
+    upsert: async (input) => (await upsertMany([input]))[0]!,
     async deactivate(key, reason) {
       const result = await repo.update(
         { ...where(key), active: 'Y' },

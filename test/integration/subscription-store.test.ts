@@ -237,6 +237,34 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       expect(row?.endpoint).to.equal(endpoint);
     });
 
+    it('writes many subscribes at once: created, kept reminders and totals per input, in order', async function () {
+      const user = `batch-${Math.random().toString(36).slice(2)}`;
+      const existing = subscription({ user, reminder: { utcHour: 7, minute: 30, type: 'DAILY_CHECK', message: null } });
+      await store.upsert(existing);
+      const fresh = subscription({ user });
+      const other = subscription({ user: `${user}-other` });
+      const results = await store.upsertMany([
+        { ...existing, reminder: undefined, module: 'renewed' },
+        fresh,
+        { ...fresh, module: 'again' },
+        other,
+        { ...subscription({ user }), reminder: { utcHour: 23, minute: 0, type: 'DIRECT_NOTIFICATION', message: 'hi' } },
+      ]);
+
+      expect(results.map((r) => r.created)).to.deep.equal([false, true, false, true, true]);
+      expect(results.map((r) => r.total)).to.deep.equal([3, 3, 3, 1, 3]);
+      expect(results[0]!.reminder, 'kept by a re-registration without reminder fields').to.deep.equal({
+        utcHour: 7, minute: 30, type: 'DAILY_CHECK', message: null,
+      });
+      expect(results[1]!.reminder).to.equal(null);
+      expect(results[4]!.reminder?.message).to.equal('hi');
+      expect(results[2]!.endpointHash).to.equal(hashEndpoint(fresh.endpoint));
+      const rows = await store.list(user, 'crm');
+      expect(rows).to.have.length(3);
+      expect(rows.find((r) => r.endpointHash === hashEndpoint(fresh.endpoint))?.module, 'the later of two equal keys wins').to.equal('again');
+      expect(rows.find((r) => r.endpointHash === hashEndpoint(existing.endpoint))?.module).to.equal('renewed');
+    });
+
     it('turns two simultaneous first subscribes of one endpoint into one row', async function () {
       const input = subscription({ user: 'racer' });
       const results = await Promise.all([store.upsert(input), store.upsert(input), store.upsert(input)]);

@@ -98,6 +98,10 @@ export class FakeSubscriptionStore implements SubscriptionStore {
     throw new Error('FakeSubscriptionStore: upsert was not expected');
   }
 
+  upsertMany(): never {
+    throw new Error('FakeSubscriptionStore: upsertMany was not expected');
+  }
+
   deactivateStale(): never {
     throw new Error('FakeSubscriptionStore: deactivateStale was not expected');
   }
