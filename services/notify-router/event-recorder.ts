@@ -3,6 +3,7 @@ import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { usersOf, type RouteJob } from '../../shared/events/index.js';
 import { isSameEvent } from '../../shared/intake/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { createGroupCommit } from '../../shared/group-commit/index.js';
 import type { RouteQueue } from '../../shared/queue/index.js';
 import type { InboxWriter } from './inbox-writer.js';
 
@@ -28,52 +29,15 @@ export interface EventRecorderDeps {
   log: Logger;
 }
 
-interface Pending {
-  job: RouteJob;
-  resolve: (outcome: RecordOutcome) => void;
-  reject: (err: unknown) => void;
-}
-
 /** Events committed together at most; more wait for the next commit. */
 export const MAX_EVENTS_PER_COMMIT = 500;
-const MAX_COMMITS_AT_ONCE = 4;
-/** Events waiting behind a running commit that justify starting another one beside it. */
-const BACKLOG = 200;
 
 /**
  * Group commit: events that arrive while a commit runs are stored together by the next one,
- * with one insert, one read-back and one bulk add. The batch grows with the load by itself,
- * so a lone event waits for no timer, and ten thousand a second cost about a hundred commits.
+ * with one insert, one read-back and one bulk add.
  */
 export function createEventRecorder(deps: EventRecorderDeps, maxBatch = MAX_EVENTS_PER_COMMIT): EventRecorder {
-  const waiting: Pending[] = [];
-  let running = 0;
-
-  async function drain(): Promise<void> {
-    while (waiting.length > 0) {
-      const batch = waiting.splice(0, maxBatch);
-      try {
-        const outcomes = await commit(deps, batch.map((entry) => entry.job));
-        batch.forEach((entry, i) => entry.resolve(outcomes[i]!));
-      } catch (err) {
-        for (const entry of batch) entry.reject(err);
-      }
-    }
-    running -= 1;
-  }
-
-  return {
-    record(job) {
-      return new Promise((resolve, reject) => {
-        waiting.push({ job, resolve, reject });
-        // One commit at a time batches best; a backlog (a slow commit) gets a few more.
-        if (running > 0 && (running >= MAX_COMMITS_AT_ONCE || waiting.length < BACKLOG)) return;
-        running += 1;
-        // Let the events of the packets already read join this commit.
-        setImmediate(() => void drain());
-      });
-    },
-  };
+  return { record: createGroupCommit((jobs: RouteJob[]) => commit(deps, jobs), { maxBatch }) };
 }
 
 async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<RecordOutcome[]> {
