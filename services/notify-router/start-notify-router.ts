@@ -10,8 +10,9 @@ import {
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
+import { brokerCheck, databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
-import { createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
+import { countJobOutcomes, createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
@@ -34,6 +35,11 @@ export interface NotifyRouterDeps {
   metrics?: MetricsRegistry;
 }
 
+export interface NotifyRouter extends Service {
+  /** What routing needs: the database, Redis and the broker it publishes to. */
+  readiness: ReadinessCheck[];
+}
+
 const ROUTE_CONCURRENCY = 8;
 
 /**
@@ -41,7 +47,7 @@ const ROUTE_CONCURRENCY = 8;
  * `<root>/+/notify/#`, and a BullMQ worker that routes accepted events (from MQTT or HTTP)
  * to dashboards and to the push queue.
  */
-export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service> {
+export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyRouter> {
   const log = deps.log.child({ part: 'notify-router' });
   const topics = createTopics(deps.mqtt.topicRoot);
   const producer = connectRedis(deps.redis.url, { log, role: 'router-producer' });
@@ -101,6 +107,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     { connection: workerRedis, prefix, concurrency: ROUTE_CONCURRENCY },
   );
   worker.on('error', (err) => log.warn({ err: err.message }, 'route worker error'));
+  if (deps.metrics) countJobOutcomes(deps.metrics, worker);
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'route attempt failed'),
   );
@@ -111,11 +118,17 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     subscriptions: createSubscriptionStore(deps.dataSource),
     pushQueue,
     log,
+    metrics: deps.metrics,
   });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
   return {
     name: 'notify-router',
+    readiness: [
+      databaseCheck(deps.dataSource),
+      redisCheck(producer),
+      brokerCheck(() => realtime.connected(), 'the MQTT connection is down'),
+    ],
     async close() {
       await leadership.close();
       await worker.close();

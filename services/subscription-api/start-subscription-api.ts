@@ -9,6 +9,7 @@ import {
   createVapidKeyStore,
 } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
+import { createReadiness, databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import {
@@ -44,6 +45,11 @@ export interface SubscriptionApiDeps {
    * report to. Absent: the API creates its own.
    */
   metrics?: MetricsRegistry;
+  /**
+   * Checked by `GET /readyz` besides the API's own database and Redis: the all-in-one adds the
+   * router's broker connection.
+   */
+  readiness?: readonly ReadinessCheck[];
   /** Present: serve the demo page (see `DEMO_PAGE`); it signs demo tokens with `auth.jwtSecret`. */
   demo?: Omit<DemoOptions, 'jwtSecret'>;
 }
@@ -69,7 +75,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const redis = connectRedis(deps.redis.url, { log, role: 'api', failFast: true });
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   const reminders = createReminderSchedules({ connection: redis, prefix: deps.redis.queuePrefix, log });
-  // Opened only to count jobs for queue depth; they share the API's Redis connection.
+  // Opened only to count jobs for queue depth and the queue board; on the API's Redis connection.
   const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders];
   const countedQueues = counted.map((name) => {
     const queue = new Queue(name, { connection: redis, prefix: deps.redis.queuePrefix });
@@ -92,6 +98,8 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     endpointPolicy: deps.push.endpointPolicy,
     log,
     metrics: { registry, httpMetrics: createHttpMetrics(registry) },
+    readiness: createReadiness([databaseCheck(deps.dataSource), redisCheck(redis), ...(deps.readiness ?? [])]),
+    boardQueues: countedQueues,
     demo,
   };
   const app = createApp(appDeps);
