@@ -14,14 +14,16 @@ export function databaseCheck(dataSource: DataSource): ReadinessCheck {
 }
 
 /**
- * Redis answers PING. A connection that is not `ready` fails at once: a worker's connection
- * queues commands while it reconnects, so a PING would only wait out the deadline.
+ * Redis answers PING on the service's own connection. A connection still (re)connecting is
+ * waited for, within the check's deadline: an API's connection refuses commands until it is
+ * ready, and a worker's would queue the PING anyway.
  */
 export function redisCheck(redis: Redis): ReadinessCheck {
   return {
     name: 'redis',
     probe: async () => {
-      if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+      if (redis.status === 'end' || redis.status === 'close') throw new Error(`connection ${redis.status}`);
+      if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
       const answer = await redis.ping();
       if (answer !== 'PONG') throw new Error(`unexpected answer ${answer}`);
     },
