@@ -42,7 +42,7 @@ export function queueBoardRoutes(deps: { auth: Authenticator; queues: readonly Q
     options: { uiConfig: { boardTitle: 'axion-push queues' } },
   });
   const router = Router();
-  router.use(QUEUE_BOARD_PATH, requireAdmin(deps.auth), (_req, res, next) => {
+  router.use(QUEUE_BOARD_PATH, requireAdmin(deps.auth), refuseCrossSite, (_req, res, next) => {
     res.set('content-security-policy', CONTENT_SECURITY_POLICY);
     res.set('cache-control', 'no-store');
     next();
@@ -65,6 +65,31 @@ function requireAdmin(auth: Authenticator): RequestHandler {
       next(err);
     }
   };
+}
+
+/**
+ * A browser sends cached Basic credentials with requests other sites' pages make, and some
+ * board actions (pause, empty, obliterate) need no body: changes must come from the board's own
+ * page. Browsers mark where a request comes from (`Sec-Fetch-Site`, `Origin`); tools send neither.
+ */
+const refuseCrossSite: RequestHandler = (req, _res, next) => {
+  if (req.method === 'GET' || req.method === 'HEAD') return next();
+  const site = req.header('sec-fetch-site');
+  const origin = req.header('origin');
+  // By host alone: behind a TLS-terminating proxy the API itself sees plain http.
+  const sameOrigin = origin === undefined || hostOf(origin) === req.header('host');
+  if ((site !== undefined && site !== 'same-origin') || !sameOrigin) {
+    return next(new ForbiddenError('queue board changes must come from the board itself'));
+  }
+  next();
+};
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The password of `Authorization: Basic …` (the user name is ignored: the key says who). */
