@@ -168,7 +168,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
       if (!drained) {
         log.warn({ shutdownTimeoutMs }, 'push jobs still running at the shutdown deadline; left for another worker');
       }
-      if (!deps.sender) await sender.close();
+      if (!deps.sender) await sender.close({ abort: !drained });
       await Promise.all([connection.quit(), state.quit()]).catch(() => undefined);
     },
   };
