@@ -205,6 +205,13 @@ describe('npm start (all-in-one) stopped with SIGTERM while sends are in flight'
     const posted = await call(base, 'POST', '/v1/notifications', { package: PKG, target: { user }, title: 'Bye', delivery: 'always' });
     expect(posted.status).to.equal(202);
     await pushService.waitForReached(1, 20_000);
+    // One process, one set of probes: the API's /readyz checks the router's broker connection too.
+    const readyz = await fetch(`${base}/readyz`);
+    expect(readyz.status).to.equal(200);
+    expect(((await readyz.json()) as { checks: object }).checks).to.have.keys('database', 'redis', 'broker');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).to.match(/axion_push_jobs_total\{queue="route",outcome="completed"\} 1/);
+    expect(metrics).to.match(/axion_push_mqtt_clients_connected [2-9]/);
 
     expect(await system.stop(30_000)).to.equal(0);
 
