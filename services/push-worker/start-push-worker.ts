@@ -162,8 +162,9 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     async close() {
       await sweep.close();
       // Takes no new job and waits for the jobs in hand to finish their sends and be recorded
-      // as done. Past the deadline it stops waiting: their locks lapse and another worker resumes
-      // them, skipping every endpoint already settled (the ledger), so nothing is sent twice.
+      // as done. Past the deadline it stops waiting and aborts the requests under way: the jobs'
+      // locks lapse and another worker resumes them, skipping every endpoint already settled (the
+      // ledger), so only a request whose answer was never read can go out again.
       const drained = await settlesWithin(worker.close(), shutdownTimeoutMs);
       if (!drained) {
         log.warn({ shutdownTimeoutMs }, 'push jobs still running at the shutdown deadline; left for another worker');
