@@ -12,9 +12,15 @@ import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
 import { brokerCheck, databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
-import { countJobOutcomes, createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
+import {
+  countJobOutcomes,
+  createIntakeMetrics,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
+import { connectRedis, createPushQueue, createRouteQueue, openQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createRedeliveryIds } from './accept-mqtt-event.js';
 import { createEventRecorder } from './event-recorder.js';
@@ -56,6 +62,11 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
   const routeQueue = createRouteQueue({ connection: producer, prefix, log });
   const pushQueue = createPushQueue({ connection: producer, prefix, log, pushAttempts: deps.pushAttempts });
   const notifications = createNotificationStore(deps.dataSource);
+  // The depth of the queues this router takes jobs from, beside its job outcomes.
+  const counted = deps.metrics
+    ? [QUEUE_NAMES.route, QUEUE_NAMES.reminders].map((name) => openQueue(name, { connection: producer, prefix, log }))
+    : [];
+  if (deps.metrics) registerQueueDepth(deps.metrics, counted.map(queueDepthSource));
 
   const status = createDeliveryStatus(producer, prefix);
   const realtime = await startMqttPublisher(deps.mqtt, log);
@@ -136,6 +147,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
       await realtime.close();
       await routeQueue.close();
       await pushQueue.close();
+      await Promise.allSettled(counted.map((queue) => queue.close()));
       await Promise.all([producer.quit(), workerRedis.quit()]).catch(() => undefined);
     },
   };

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { PushConfig, RedisConfig } from '../../shared/config/index.js';
 import { createSubscriptionStore, createVapidKeyStore } from '../../shared/database/index.js';
@@ -7,8 +7,14 @@ import { pushJobSchema, type PushJob } from '../../shared/events/index.js';
 import { databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { countJobOutcomes, createPushMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
-import { connectRedis } from '../../shared/queue/index.js';
+import {
+  countJobOutcomes,
+  createPushMetrics,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
+import { connectRedis, openQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
@@ -140,7 +146,13 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     },
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
-  if (deps.metrics) countJobOutcomes(deps.metrics, worker);
+  // The depth of the queue this worker takes jobs from, beside its job outcomes.
+  let counted: Queue | undefined;
+  if (deps.metrics) {
+    counted = openQueue(QUEUE_NAMES.push, { connection: state, prefix, log });
+    countJobOutcomes(deps.metrics, worker);
+    registerQueueDepth(deps.metrics, [queueDepthSource(counted)]);
+  }
   worker.on('failed', (job, err) => {
     const final =
       job !== undefined && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
@@ -170,6 +182,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
         log.warn({ shutdownTimeoutMs }, 'push jobs still running at the shutdown deadline; left for another worker');
       }
       if (!deps.sender) await sender.close({ abort: !drained });
+      await counted?.close().catch(() => undefined);
       await Promise.all([connection.quit(), state.quit()]).catch(() => undefined);
     },
   };

@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { AuthConfig, HttpConfig, PushConfig, RedisConfig } from '../../shared/config/index.js';
 import {
@@ -23,6 +22,7 @@ import {
   connectRedis,
   createReminderSchedules,
   createRouteQueue,
+  openQueue,
 } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
@@ -77,11 +77,7 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const reminders = createReminderSchedules({ connection: redis, prefix: deps.redis.queuePrefix, log });
   // Opened only to count jobs for queue depth and the queue board; on the API's Redis connection.
   const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders];
-  const countedQueues = counted.map((name) => {
-    const queue = new Queue(name, { connection: redis, prefix: deps.redis.queuePrefix });
-    queue.on('error', (err) => log.warn({ err: err.message, queue: name }, 'queue error'));
-    return queue;
-  });
+  const countedQueues = counted.map((name) => openQueue(name, { connection: redis, prefix: deps.redis.queuePrefix, log }));
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
   // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its

@@ -126,6 +126,8 @@ describe('operations: four services apart, with their logs, probes and metrics',
     // The dashboard and the router's two connections (intake and publisher).
     expect(broker.metrics).to.match(/axion_push_mqtt_clients_connected [3-9]/);
     expect(router.metrics).to.match(/axion_push_jobs_total\{queue="route",outcome="completed"\} [1-9]/);
+    expect(router.metrics).to.match(/axion_push_queue_jobs\{queue="route",state="waiting"\} \d+/);
+    expect(worker.metrics).to.match(/axion_push_queue_jobs\{queue="push",state="active"\} \d+/);
     expect(worker.metrics).to.match(/axion_push_jobs_total\{queue="push",outcome="completed"\} [1-9]/);
     expect(worker.metrics).to.match(/axion_push_sends_total\{origin="[^"]+",outcome="sent"\} [1-9]/);
     expect(worker.metrics).to.match(/axion_push_sends_total\{origin="[^"]+",outcome="gone"\} [1-9]/);

@@ -1,6 +1,12 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { expect } from 'chai';
-import { countJobOutcomes, createMetricsRegistry, type MetricsRegistry } from '../../shared/metrics/index.js';
+import {
+  countJobOutcomes,
+  createMetricsRegistry,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
 import { redisPerTest } from '../support/queues.js';
 import { TEST_REDIS_URL } from '../support/test-databases.js';
 
@@ -59,6 +65,30 @@ describe('countJobOutcomes on BullMQ workers', function () {
       expect(text).to.include('axion_push_jobs_total{queue="route",outcome="completed"} 1');
     } finally {
       await Promise.all([push.close(), route.close(), pushQueue.close(), routeQueue.close()]);
+    }
+  });
+});
+
+describe('registerQueueDepth from several parts of one process', function () {
+  const scope = redisPerTest(TEST_REDIS_URL);
+
+  it('counts each queue once, however many parts register it', async function () {
+    const { prefix } = scope;
+    const [route, push] = ['route', 'push'].map((name) => new Queue(name, { connection: scope.redis, prefix }));
+    try {
+      await push!.add('p', {});
+      const registry = createMetricsRegistry();
+      // The all-in-one: the API counts both, the router its own, the worker its own.
+      registerQueueDepth(registry, [route!, push!].map(queueDepthSource));
+      registerQueueDepth(registry, [queueDepthSource(route!)]);
+      registerQueueDepth(registry, [queueDepthSource(push!)]);
+
+      const text = await registry.metrics();
+
+      expect(text.match(/^axion_push_queue_jobs\{queue="push",state="waiting"\} 1$/gm)).to.have.length(1);
+      expect(text.match(/^axion_push_queue_jobs\{queue="route",state="waiting"\} 0$/gm)).to.have.length(1);
+    } finally {
+      await Promise.all([route!.close(), push!.close()]);
     }
   });
 });
