@@ -49,6 +49,8 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
     const database = await startDatabase(config.database, log);
     services.push(database);
 
+    // One registry for the whole process: GET /metrics on the API shows every service.
+    const metrics = createMetricsRegistry();
     let broker: AllInOne['broker'] = null;
     let mqttUrl = config.mqtt.url;
     if (mqttUrl) {
@@ -68,6 +70,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
         redis,
         log,
         moveWhenTaken: true,
+        metrics,
       });
       services.push(embedded);
       broker = { tcpPort: embedded.tcpPort, wsPort: embedded.wsPort };
@@ -78,20 +81,17 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
     // secret is the operator's own (set, not generated here): demo sign-in mints tokens for any
     // user name with that secret, which an application trusting the same secret would accept.
     const demoPage = config.http.demoPage ?? !config.auth.jwtSecret;
-    // One registry for the whole process: GET /metrics on the API shows every service.
-    const metrics = createMetricsRegistry();
     services.push(await startPushWorker({ push: config.push, redis, dataSource, log, metrics }));
-    services.push(
-      await startNotifyRouter({
-        mqtt: { ...config.mqtt, ...mqttLogin, url: mqttUrl },
-        redis,
-        pushAttempts: config.push.maxAttempts,
-        dataSource,
-        log,
-        metrics,
-        inbox: config.inbox,
-      }),
-    );
+    const router = await startNotifyRouter({
+      mqtt: { ...config.mqtt, ...mqttLogin, url: mqttUrl },
+      redis,
+      pushAttempts: config.push.maxAttempts,
+      dataSource,
+      log,
+      metrics,
+      inbox: config.inbox,
+    });
+    services.push(router);
     const api = await startSubscriptionApi({
       http: config.http,
       auth: { ...config.auth, jwtSecret, apiKeys },
@@ -101,6 +101,9 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       log,
       moveWhenTaken: true,
       metrics,
+      // The API checks the database and Redis itself; the broker is checked through the
+      // router's connection to it (embedded or external).
+      readiness: router.readiness.filter((check) => check.name === 'broker'),
       demo: demoPage ? { mqttWsPort: broker?.wsPort ?? null, topicRoot: config.mqtt.topicRoot } : undefined,
     });
     services.push(api);

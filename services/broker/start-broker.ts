@@ -7,7 +7,9 @@ import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
 import type { AuthConfig, BrokerConfig, BrokerLimits, RedisConfig } from '../../shared/config/index.js';
+import { brokerCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
+import { registerMqttClients, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import { createPresenceTracker } from '../../shared/presence/index.js';
@@ -24,6 +26,8 @@ export interface Broker extends Service {
   /** Ports actually bound (they differ from the settings when a default port was taken). */
   tcpPort: number;
   wsPort: number;
+  /** The broker's own listener, and the Redis its presence (and cluster) lives in. */
+  readiness: ReadinessCheck[];
 }
 
 export interface BrokerDeps {
@@ -36,6 +40,8 @@ export interface BrokerDeps {
   log: Logger;
   /** True only in the all-in-one default, where a taken default port moves to the next one. */
   moveWhenTaken?: boolean;
+  /** Where connected clients are reported. */
+  metrics?: MetricsRegistry;
 }
 
 /**
@@ -188,11 +194,16 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     throw err;
   }
   log.info({ tcpPort, wsPort }, 'mqtt broker listening');
+  if (deps.metrics) registerMqttClients(deps.metrics, () => aedes.connectedClients);
 
   return {
     name: 'broker',
     tcpPort,
     wsPort,
+    readiness: [
+      brokerCheck(() => tcp.listening && !aedes.closed, 'the MQTT listener is closed'),
+      redisCheck(redis),
+    ],
     async close() {
       // aedes first: it disconnects every client, after which the servers can close.
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

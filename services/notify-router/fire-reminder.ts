@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { SubscriptionStore } from '../../shared/database/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { countJobOutcomes, type MetricsRegistry } from '../../shared/metrics/index.js';
 import {
   createReminderSchedules,
   reminderJobSchema,
@@ -117,6 +118,8 @@ export interface ReminderWorkerDeps extends Omit<FireReminderDeps, 'reminders'> 
   prefix: string;
   /** The reminders' cron pattern; tests give one with seconds (see `ReminderSettings`). */
   pattern?: ReminderSettings['pattern'];
+  /** Where firings are counted by outcome. */
+  metrics?: MetricsRegistry | undefined;
 }
 
 /**
@@ -145,6 +148,7 @@ export function startReminderWorker(deps: ReminderWorkerDeps): Service {
     { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },
   );
   worker.on('error', (err) => log.warn({ err: err.message }, 'reminder worker error'));
+  if (deps.metrics) countJobOutcomes(deps.metrics, worker);
   worker.on('failed', (job, err) =>
     log.warn(
       { jobId: job?.id, attempts: job?.attemptsMade, err: err.message },

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { InboxStore } from '../../shared/database/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { countJobOutcomes, type MetricsRegistry } from '../../shared/metrics/index.js';
 import { createInboxQueue, INBOX_JOBS, inboxUnseenJobSchema } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import type { InboxWriter } from './inbox-writer.js';
@@ -23,6 +24,8 @@ export interface InboxWorkerDeps {
   seenRetentionDays: number;
   purgeEveryMs?: number;
   log: Logger;
+  /** Where job outcomes are counted. */
+  metrics?: MetricsRegistry | undefined;
 }
 
 /**
@@ -55,6 +58,7 @@ export async function startInboxWorker(deps: InboxWorkerDeps): Promise<Service> 
     { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },
   );
   worker.on('error', (err) => log.warn({ err: err.message }, 'inbox worker error'));
+  if (deps.metrics) countJobOutcomes(deps.metrics, worker);
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'inbox job failed'),
   );

@@ -7,6 +7,8 @@ import { sendWithoutDelay } from './no-delay.js';
 export interface RealtimePublisher {
   /** Resolves once the broker has acknowledged the QoS 1 publish; rejects after a deadline. */
   publish(topic: string, payload: string): Promise<void>;
+  /** Whether the connection to the broker is up now (readiness). */
+  connected(): boolean;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startMqttPublisher(
         });
       });
     },
+    connected: () => client.connected,
     close: () => client.endAsync(),
   };
 }

@@ -11,10 +11,17 @@ import {
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { createPresenceReader } from '../../shared/presence/index.js';
 import { routeJobSchema } from '../../shared/events/index.js';
+import { brokerCheck, databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
-import { createIntakeMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
+import {
+  countJobOutcomes,
+  createIntakeMetrics,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { connectRedis, createPushQueue, createRouteQueue } from '../../shared/queue/index.js';
+import { connectRedis, createPushQueue, createRouteQueue, openQueue } from '../../shared/queue/index.js';
 import { createTopics, QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createRedeliveryIds } from './accept-mqtt-event.js';
 import { createEventRecorder } from './event-recorder.js';
@@ -39,6 +46,11 @@ export interface NotifyRouterDeps {
   inbox: { seenRetentionDays: number; purgeEveryMs?: number };
 }
 
+export interface NotifyRouter extends Service {
+  /** What routing needs: the database, Redis and the broker it publishes to. */
+  readiness: ReadinessCheck[];
+}
+
 const ROUTE_CONCURRENCY = 8;
 
 /**
@@ -46,7 +58,7 @@ const ROUTE_CONCURRENCY = 8;
  * `<root>/+/notify/#`, a BullMQ worker that routes accepted events (from MQTT or HTTP) to
  * dashboards, inboxes and the push queue, and the workers of reminders and inbox upkeep.
  */
-export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service> {
+export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyRouter> {
   const log = deps.log.child({ part: 'notify-router' });
   const topics = createTopics(deps.mqtt.topicRoot);
   const producer = connectRedis(deps.redis.url, { log, role: 'router-producer' });
@@ -55,6 +67,11 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
   const routeQueue = createRouteQueue({ connection: producer, prefix, log });
   const pushQueue = createPushQueue({ connection: producer, prefix, log, pushAttempts: deps.pushAttempts });
   const notifications = createNotificationStore(deps.dataSource);
+  // The depth of the queues this router takes jobs from, beside its job outcomes.
+  const counted = deps.metrics
+    ? [QUEUE_NAMES.route, QUEUE_NAMES.reminders, QUEUE_NAMES.inbox].map((name) => openQueue(name, { connection: producer, prefix, log }))
+    : [];
+  if (deps.metrics) registerQueueDepth(deps.metrics, counted.map(queueDepthSource));
 
   const status = createDeliveryStatus(producer, prefix);
   const realtime = await startMqttPublisher(deps.mqtt, log);
@@ -109,6 +126,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     { connection: workerRedis, prefix, concurrency: ROUTE_CONCURRENCY },
   );
   worker.on('error', (err) => log.warn({ err: err.message }, 'route worker error'));
+  if (deps.metrics) countJobOutcomes(deps.metrics, worker);
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'route attempt failed'),
   );
@@ -119,6 +137,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     subscriptions: createSubscriptionStore(deps.dataSource),
     pushQueue,
     log,
+    metrics: deps.metrics,
   });
   const inboxWorker = await startInboxWorker({
     connection: workerRedis,
@@ -129,11 +148,17 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
     seenRetentionDays: deps.inbox.seenRetentionDays,
     purgeEveryMs: deps.inbox.purgeEveryMs,
     log,
+    metrics: deps.metrics,
   });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
   return {
     name: 'notify-router',
+    readiness: [
+      databaseCheck(deps.dataSource),
+      redisCheck(producer),
+      brokerCheck(() => realtime.connected(), 'the MQTT connection is down'),
+    ],
     async close() {
       await leadership.close();
       await worker.close();
@@ -142,6 +167,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<Service
       await realtime.close();
       await routeQueue.close();
       await pushQueue.close();
+      await Promise.allSettled(counted.map((queue) => queue.close()));
       await Promise.all([producer.quit(), workerRedis.quit()]).catch(() => undefined);
     },
   };

@@ -1,7 +1,7 @@
 import { requireSetting } from '../../shared/config/index.js';
 import { startDatabase } from '../../shared/database/index.js';
 import { runProcess } from '../../shared/lifecycle/index.js';
-import { createMetricsRegistry, startMetricsServer } from '../../shared/metrics/index.js';
+import { createMetricsRegistry, startMetricsServerWhenSet } from '../../shared/metrics/index.js';
 import { startPushWorker } from './start-push-worker.js';
 
 await runProcess('push-worker', async ({ config, log, started }) => {
@@ -9,18 +9,13 @@ await runProcess('push-worker', async ({ config, log, started }) => {
   const database = await startDatabase(config.database, log);
   started.push(database);
   const metrics = createMetricsRegistry();
-  started.push(
-    await startPushWorker({
-      push: config.push,
-      redis: { ...config.redis, url: redisUrl },
-      dataSource: database.dataSource,
-      log,
-      metrics,
-    }),
-  );
-  if (config.http.metricsPort !== undefined) {
-    const server = await startMetricsServer({ registry: metrics, host: config.http.host, port: config.http.metricsPort, log });
-    started.push(server);
-    log.info({ port: server.port }, 'metrics listening');
-  }
+  const worker = await startPushWorker({
+    push: config.push,
+    redis: { ...config.redis, url: redisUrl },
+    dataSource: database.dataSource,
+    log,
+    metrics,
+  });
+  started.push(worker);
+  started.push(...(await startMetricsServerWhenSet(config.http, { registry: metrics, log, checks: worker.readiness })));
 });

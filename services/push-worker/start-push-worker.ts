@@ -1,13 +1,20 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { PushConfig, RedisConfig } from '../../shared/config/index.js';
 import { createSubscriptionStore, createVapidKeyStore } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
 import { pushJobSchema, type PushJob } from '../../shared/events/index.js';
+import { databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { createPushMetrics, type MetricsRegistry } from '../../shared/metrics/index.js';
-import { connectRedis } from '../../shared/queue/index.js';
+import {
+  countJobOutcomes,
+  createPushMetrics,
+  queueDepthSource,
+  registerQueueDepth,
+  type MetricsRegistry,
+} from '../../shared/metrics/index.js';
+import { connectRedis, openQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
@@ -32,13 +39,21 @@ export interface PushWorkerDeps {
   now?: () => number;
 }
 
+export interface PushWorker extends Service {
+  /** What the worker needs to deliver: the database and Redis. */
+  readiness: ReadinessCheck[];
+}
+
+/** See `PushConfig.shutdownTimeoutMs`. */
+export const DEFAULT_PUSH_SHUTDOWN_TIMEOUT_MS = 20_000;
+
 /**
  * Starts the BullMQ worker that delivers Web Push. The processor is thin: parse the job, call
  * `deliverPush` with the endpoints already settled, then either finish, or schedule the next
  * attempt no sooner than the push services asked, or give up as expired when that would be
  * after the event's TTL.
  */
-export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
+export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker> {
   const log = deps.log.child({ part: 'push-worker' });
   const now = deps.now ?? Date.now;
   if (deps.push.endpointPolicy.allowInsecureLoopback) {
@@ -131,6 +146,13 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     },
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
+  // The depth of the queue this worker takes jobs from, beside its job outcomes.
+  let counted: Queue | undefined;
+  if (deps.metrics) {
+    counted = openQueue(QUEUE_NAMES.push, { connection: state, prefix, log });
+    countJobOutcomes(deps.metrics, worker);
+    registerQueueDepth(deps.metrics, [queueDepthSource(counted)]);
+  }
   worker.on('failed', (job, err) => {
     const final =
       job !== undefined && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
@@ -145,15 +167,40 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
   log.info({ concurrency: deps.push.concurrency }, 'push-worker started');
 
+  const shutdownTimeoutMs = deps.push.shutdownTimeoutMs ?? DEFAULT_PUSH_SHUTDOWN_TIMEOUT_MS;
   return {
     name: 'push-worker',
+    readiness: [databaseCheck(deps.dataSource), redisCheck(connection)],
     async close() {
       await sweep.close();
-      await worker.close();
-      if (!deps.sender) await sender.close();
+      // Takes no new job and waits for the jobs in hand to finish their sends and be recorded
+      // as done. Past the deadline it stops waiting and aborts the requests under way: the jobs'
+      // locks lapse and another worker resumes them, skipping every endpoint already settled (the
+      // ledger), so only a request whose answer was never read can go out again.
+      const drained = await settlesWithin(worker.close(), shutdownTimeoutMs);
+      if (!drained) {
+        log.warn({ shutdownTimeoutMs }, 'push jobs still running at the shutdown deadline; left for another worker');
+      }
+      if (!deps.sender) await sender.close({ abort: !drained });
+      await counted?.close().catch(() => undefined);
       await Promise.all([connection.quit(), state.quit()]).catch(() => undefined);
     },
   };
+}
+
+/** Whether `promise` settled within `ms` (a rejection counts: it is the closer's to log). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  const result = await Promise.race([settled, deadline]);
+  clearTimeout(timer);
+  return result;
 }
 
 function tally(outcomes: SettledOutcome[]): { sent: number; cleaned: number; failed: number } {

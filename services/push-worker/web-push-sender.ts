@@ -24,7 +24,8 @@ export interface PushSender {
    * with `UnsafeAddressError` when the endpoint's address was refused (never worth a retry).
    */
   send(push: PushRequest): Promise<PushResponse>;
-  close(): Promise<void>;
+  /** Waits for requests under way; `abort` ends them at once instead (shutdown past its deadline). */
+  close(options?: { abort?: boolean }): Promise<void>;
 }
 
 const MAX_LOGGED_BODY = 512;
@@ -81,8 +82,8 @@ export function createWebPushSender(options: {
       }
       return exchange(poolFor(origin), path, push, options.timeoutMs);
     },
-    async close() {
-      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    async close({ abort = false } = {}) {
+      await Promise.all([...pools.values()].map((pool) => (abort ? pool.destroy() : pool.close())));
       pools.clear();
     },
   };

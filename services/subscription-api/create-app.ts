@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import type {
   GroupStore,
@@ -8,6 +9,7 @@ import type {
   VapidKeyStore,
 } from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
+import { readinessHandler, type Readiness } from '../../shared/health/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
@@ -19,6 +21,7 @@ import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { groupRoutes } from './groups.routes.js';
 import { inboxRoutes } from './inbox.routes.js';
 import { notificationRoutes } from './notifications.routes.js';
+import { queueBoardRoutes } from './queue-board.routes.js';
 import { staticRoutes } from './static.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
 import { vapidRoutes } from './vapid.routes.js';
@@ -38,6 +41,10 @@ export interface AppDeps {
   log: Logger;
   /** Absent: no `GET /metrics` and no request counting. */
   metrics?: { registry: MetricsRegistry; httpMetrics: RequestHandler };
+  /** What `GET /readyz` checks; absent: it answers ready whenever the process is up. */
+  readiness?: Readiness;
+  /** Present: bull-board over these queues at `/admin/queues`, for admin keys only. */
+  boardQueues?: readonly Queue[];
   /** Present: the demo page `/` and its `/demo/...` routes are on (never in production). */
   demo?: DemoOptions;
 }
@@ -63,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.get('/readyz', readinessHandler(deps.readiness ?? (async () => ({ ready: true, checks: {}, failing: [] }))));
   if (deps.metrics) app.get('/metrics', createMetricsHandler(deps.metrics.registry));
   app.use(vapidRoutes(deps));
   app.use(subscriptionRoutes(deps));
@@ -70,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(groupRoutes(deps));
   app.use(inboxRoutes(deps));
   app.use(adminRoutes(deps));
+  if (deps.boardQueues) app.use(queueBoardRoutes({ auth: deps.auth, queues: deps.boardQueues }));
   app.use(staticRoutes({ demo: deps.demo !== undefined }));
   if (deps.demo) app.use(demoRoutes({ ...deps, demo: deps.demo }));
 

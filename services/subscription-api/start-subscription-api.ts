@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { AuthConfig, HttpConfig, PushConfig, RedisConfig } from '../../shared/config/index.js';
 import {
@@ -11,6 +10,7 @@ import {
   type SubscriptionStore,
 } from '../../shared/database/index.js';
 import { createDeliveryStatus } from '../../shared/delivery-status/index.js';
+import { createReadiness, databaseCheck, redisCheck, type ReadinessCheck } from '../../shared/health/index.js';
 import { closeServer, listen, type Service } from '../../shared/lifecycle/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import {
@@ -25,6 +25,7 @@ import {
   createInboxQueue,
   createReminderSchedules,
   createRouteQueue,
+  openQueue,
 } from '../../shared/queue/index.js';
 import { createGroupCommit } from '../../shared/group-commit/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
@@ -48,6 +49,11 @@ export interface SubscriptionApiDeps {
    * report to. Absent: the API creates its own.
    */
   metrics?: MetricsRegistry;
+  /**
+   * Checked by `GET /readyz` besides the API's own database and Redis: the all-in-one adds the
+   * router's broker connection.
+   */
+  readiness?: readonly ReadinessCheck[];
   /** Present: serve the demo page (see `DEMO_PAGE`); it signs demo tokens with `auth.jwtSecret`. */
   demo?: Omit<DemoOptions, 'jwtSecret'>;
 }
@@ -74,13 +80,9 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const routeQueue = createRouteQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
   const reminders = createReminderSchedules({ connection: redis, prefix: deps.redis.queuePrefix, log });
   const inboxQueue = createInboxQueue({ connection: redis, prefix: deps.redis.queuePrefix, log });
-  // Opened only to count jobs for queue depth; they share the API's Redis connection.
-  const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders];
-  const countedQueues = counted.map((name) => {
-    const queue = new Queue(name, { connection: redis, prefix: deps.redis.queuePrefix });
-    queue.on('error', (err) => log.warn({ err: err.message, queue: name }, 'queue error'));
-    return queue;
-  });
+  // Opened only to count jobs for queue depth and the queue board; on the API's Redis connection.
+  const counted = [QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders, QUEUE_NAMES.inbox];
+  const countedQueues = counted.map((name) => openQueue(name, { connection: redis, prefix: deps.redis.queuePrefix, log }));
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
   // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its
@@ -99,6 +101,8 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
     endpointPolicy: deps.push.endpointPolicy,
     log,
     metrics: { registry, httpMetrics: createHttpMetrics(registry) },
+    readiness: createReadiness([databaseCheck(deps.dataSource), redisCheck(redis), ...(deps.readiness ?? [])]),
+    boardQueues: countedQueues,
     demo,
   };
   const app = createApp(appDeps);

@@ -89,6 +89,12 @@ export interface PushConfig {
   jobLockMs: number;
   /** Subscriptions with no successful push for this many days are deactivated. */
   staleAfterDays: number;
+  /**
+   * On SIGTERM, how long the worker waits for the jobs it holds to finish their sends before it
+   * lets go of them (another worker resumes them; the settled ledger keeps sends single).
+   * Unset: 20 s.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 export interface InboxConfig {
@@ -204,6 +210,7 @@ const schema = z
   PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
   INBOX_SEEN_RETENTION_DAYS: count(1, 3650, 30),
+  PUSH_SHUTDOWN_TIMEOUT_MS: count(0, 600_000, 20_000),
   })
   .superRefine((e, ctx) => {
     if (e.VAPID_PUBLIC_KEY === undefined && e.VAPID_PRIVATE_KEY === undefined) return;
@@ -282,6 +289,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxAttempts: e.PUSH_MAX_ATTEMPTS,
       jobLockMs: e.PUSH_JOB_LOCK_MS,
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
+      shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
     },
     inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS },
   };

@@ -62,7 +62,10 @@ export async function acceptEvent(
   // Also on a repeat: the first attempt may have failed between recording and queueing. The
   // deterministic job id makes this a no-op when the job is already there.
   await deps.routeQueue.add(job, delayMs);
-  deps.log.debug({ eventId: job.id, package: job.package, repeated: !recorded.created }, 'event accepted');
+  deps.log.debug(
+    { eventId: job.id, package: job.package, repeated: !recorded.created, requestId: job.requestId },
+    'event accepted',
+  );
   return { id: job.id, repeated: !recorded.created };
 }
 

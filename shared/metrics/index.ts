@@ -6,7 +6,10 @@ export { registerQueueDepth, queueDepthSource, QUEUE_DEPTH_STATES } from './queu
 export type { QueueDepthSource } from './queue-depth.js';
 export { createHttpMetrics, createMetricsHandler, UNMATCHED_ROUTE } from './http-metrics.js';
 export { createLabelCap, OTHER_LABEL } from './label-cap.js';
-export { startMetricsServer } from './metrics-server.js';
+export { startMetricsServer, startMetricsServerWhenSet } from './metrics-server.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
 export { createIntakeMetrics } from './intake-metrics.js';
 export type { IntakeMetrics } from './intake-metrics.js';
+export { countJobOutcomes } from './job-metrics.js';
+export type { JobEvents, JobOutcome } from './job-metrics.js';
+export { registerMqttClients } from './mqtt-metrics.js';

@@ -21,35 +21,57 @@ export function queueDepthSource(queue: {
   return { name: queue.name, counts: () => queue.getJobCounts(...QUEUE_DEPTH_STATES) };
 }
 
+const NAME = 'axion_push_queue_jobs';
+
+/** The gauge with the queues it counts; other parts of the same process add theirs to it. */
+class QueueDepthGauge extends Gauge<'queue' | 'state'> {
+  readonly sources: QueueDepthSource[] = [];
+
+  add(queues: readonly QueueDepthSource[]): void {
+    for (const queue of queues) {
+      if (!this.sources.some((known) => known.name === queue.name)) this.sources.push(queue);
+    }
+  }
+}
+
 /**
  * Adds the gauge `axion_push_queue_jobs{queue,state}`, read from the queues at each scrape.
  * A queue that cannot be counted (Redis down or slow) has no series in that scrape, rather
- * than a stale or zero value; the Redis connection logs the outage itself.
+ * than a stale or zero value; the Redis connection logs the outage itself. Called again on the
+ * same registry (the all-in-one: API, router and worker each count their queues), it adds the
+ * queues not counted yet.
  */
 export function registerQueueDepth(
   registry: MetricsRegistry,
   queues: readonly QueueDepthSource[],
   options: { timeoutMs?: number } = {},
 ): void {
+  const existing = registry.getSingleMetric(NAME);
+  if (existing instanceof QueueDepthGauge) {
+    existing.add(queues);
+    return;
+  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_COUNT_TIMEOUT_MS;
-  new Gauge({
-    name: 'axion_push_queue_jobs',
+  const gauge: QueueDepthGauge = new QueueDepthGauge({
+    name: NAME,
     help: 'Jobs in each queue by state, counted at scrape time.',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
+      const sources = [...gauge.sources];
       const results = await Promise.allSettled(
-        queues.map((queue) => withDeadline(queue.counts(), timeoutMs)),
+        sources.map((queue) => withDeadline(queue.counts(), timeoutMs)),
       );
-      this.reset();
+      gauge.reset();
       results.forEach((result, i) => {
         if (result.status !== 'fulfilled') return;
         for (const [state, count] of Object.entries(result.value)) {
-          this.set({ queue: queues[i]!.name, state }, count);
+          gauge.set({ queue: sources[i]!.name, state }, count);
         }
       });
     },
   });
+  gauge.add(queues);
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

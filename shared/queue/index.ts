@@ -2,6 +2,7 @@ export { connectRedis } from './redis-connection.js';
 export {
   createRouteQueue,
   createPushQueue,
+  openQueue,
   subscriptionPushJob,
   DEDUPLICATION_WINDOW_SECONDS,
 } from './queues.js';

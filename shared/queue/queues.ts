@@ -57,6 +57,7 @@ export const retained: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = 
   removeOnFail: { age: 7 * DEDUPLICATION_WINDOW_SECONDS },
 };
 
+/** A BullMQ queue on an existing connection, its errors logged (producers, counting, the board). */
 export function openQueue(name: string, settings: QueueSettings): Queue {
   const queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
   queue.on('error', (err) => settings.log.warn({ err: err.message, queue: name }, 'queue error'));

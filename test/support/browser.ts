@@ -7,7 +7,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 
 /** Debian's Chromium; `.ci/run` installs it when it is missing. */
 export const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
 export interface DesktopNotification {
   id: number;
