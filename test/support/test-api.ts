@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import type { ApiKey } from '../../shared/config/index.js';
+import type { ApiKey, RateLimitSettings } from '../../shared/config/index.js';
 import {
   createGroupStore,
   createNotificationStore,
@@ -16,6 +16,8 @@ import { DEFAULT_PUSH_HOSTS, type EndpointPolicy } from '../../shared/push-endpo
 import { connectRedis, createRouteQueue, type RouteQueue } from '../../shared/queue/index.js';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from '../../services/subscription-api/create-app.js';
+import { createRateLimits } from '../../services/subscription-api/rate-limits.js';
+import type { Logger } from '../../shared/logging/index.js';
 import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './test-databases.js';
@@ -28,6 +30,14 @@ export interface TestApiOptions {
   apiKeys?: readonly ApiKey[];
   /** Defaults to the real push services, with loopback refused. */
   endpointPolicy?: EndpointPolicy;
+  /** Per-caller request limits, counted under this API's prefix (or `prefix`); absent: none. */
+  rateLimits?: RateLimitSettings;
+  /** The queue and rate-limit prefix; two APIs given the same one share their counts. */
+  prefix?: string;
+  /** Defaults to `TEST_REDIS_URL`. */
+  redisUrl?: string;
+  /** Defaults to a silent logger. */
+  log?: Logger;
 }
 
 export interface ApiAnswer {
@@ -54,7 +64,8 @@ export interface TestApi {
  * prefix of its own, listening on a free loopback port.
  */
 export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
-  const prefix = `test-${randomUUID()}`;
+  const prefix = options.prefix ?? `test-${randomUUID()}`;
+  const log = options.log ?? testLogger();
   let testDb: TestDatabase | undefined;
   let database: Database | undefined;
   let redis: Redis | undefined;
@@ -80,10 +91,13 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   try {
     testDb = await createTestDatabase(options.database);
     database = await startDatabase(testDb.config, testLogger());
-    redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
-    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
+    redis = connectRedis(options.redisUrl ?? TEST_REDIS_URL, { log, role: 'test', failFast: true });
+    routeQueue = createRouteQueue({ connection: redis, prefix, log });
+    const auth = createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] });
+    const settings = options.rateLimits;
     const app = createApp({
-      auth: createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] }),
+      auth,
+      rateLimits: settings && createRateLimits({ redis, prefix, auth, settings, log }),
       subscriptions: createSubscriptionStore(database.dataSource),
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
@@ -91,7 +105,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       routeQueue,
       status: createDeliveryStatus(redis, prefix),
       endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
-      log: testLogger(),
+      log,
     });
     server = createServer(app);
     await new Promise<void>((resolve, reject) => {
