@@ -58,16 +58,30 @@ async function callerOf(auth: Authenticator, req: Request): Promise<{ kind: Call
 }
 
 /**
- * rate-limit-redis keeps the promise of its Lua script's load: one made while Redis was down
- * would stay rejected and fail every later count. It is loaded again after any failure.
+ * rate-limit-redis loads its Lua scripts at start and keeps the promise: a load made before
+ * the connection was up, or while Redis was down, would stay rejected and fail every later
+ * count. Here the scripts are loaded at the first count, and again after any failure.
  */
 class ReloadingRedisStore extends RedisStore {
+  private loaded = false;
+
+  override async init(options: { windowMs: number }): Promise<void> {
+    this.windowMs = options.windowMs;
+  }
+
   override async increment(key: string) {
+    if (!this.loaded) {
+      this.loaded = true;
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.getScriptSha = this.loadGetScript();
+      // Awaited by the counts that use them; a failure is reported there.
+      this.incrementScriptSha.catch(() => undefined);
+      this.getScriptSha.catch(() => undefined);
+    }
     try {
       return await super.increment(key);
     } catch (err) {
-      this.incrementScriptSha = this.loadIncrementScript();
-      this.incrementScriptSha.catch(() => undefined);
+      this.loaded = false;
       throw err;
     }
   }

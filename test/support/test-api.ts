@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
@@ -92,6 +93,9 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     testDb = await createTestDatabase(options.database);
     database = await startDatabase(testDb.config, testLogger());
     redis = connectRedis(options.redisUrl ?? TEST_REDIS_URL, { log, role: 'test', failFast: true });
+    // Without an offline queue, a command sent before the connection is up fails (the rate
+    // limits would pass the first requests uncounted).
+    if (redis.status !== 'ready') await once(redis, 'ready');
     routeQueue = createRouteQueue({ connection: redis, prefix, log });
     const auth = createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] });
     const settings = options.rateLimits;
