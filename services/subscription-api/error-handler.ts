@@ -33,14 +33,15 @@ function isUnavailable(err: unknown): boolean {
 }
 
 /**
- * A client error raised by Express or body-parser through `http-errors` (a path parameter that
- * does not decode, a body cut short, a compressed body that does not inflate): its own 4xx.
+ * A client error raised by Express's router or body-parser (a path parameter that does not
+ * decode, a body cut short, a compressed body that does not inflate): its own 4xx.
  */
 function clientError(err: unknown): { status: number; code: string; message: string } | null {
-  const e = err as { type?: string; status?: unknown; expose?: unknown; message?: string };
+  const e = err as { type?: string; status?: unknown; message?: string };
   const known = BODY_PARSER_ERRORS[e.type ?? ''];
   if (known) return known;
-  if (typeof e.status !== 'number' || e.status < 400 || e.status > 499 || e.expose !== true) return null;
+  // The router's URIError for a bad `%` escape has a status but no `expose`.
+  if (typeof e.status !== 'number' || e.status < 400 || e.status > 499) return null;
   return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
 }
 

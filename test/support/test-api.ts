@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
 import type { ApiKey, RateLimitSettings } from '../../shared/config/index.js';
 import {
   createGroupStore,
@@ -39,6 +40,8 @@ export interface TestApiOptions {
   redisUrl?: string;
   /** Defaults to a silent logger. */
   log?: Logger;
+  /** Serve the demo page and its `/demo/...` routes. */
+  demo?: boolean;
 }
 
 export interface ApiAnswer {
@@ -54,6 +57,8 @@ export interface TestApi {
   redis: Redis;
   /** The queue prefix of this API alone. */
   prefix: string;
+  /** The API's database, to look at what it stored. */
+  dataSource: DataSource;
   /** Sends `body` as JSON (a string is sent as it is) and reads the JSON answer. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
   /** Stops the server, removes the queues and keys under `prefix`, and drops the database; runs every step. */
@@ -110,6 +115,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       status: createDeliveryStatus(redis, prefix),
       endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
       log,
+      ...(options.demo && { demo: { jwtSecret: TEST_JWT_SECRET, mqttWsPort: null, topicRoot: 'axion' } }),
     });
     server = createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -130,6 +136,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     base,
     redis,
     prefix,
+    dataSource: database!.dataSource,
     async call(method, path, body, headers = {}) {
       const res = await fetch(`${base}${path}`, {
         method,
