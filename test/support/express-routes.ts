@@ -2,6 +2,7 @@ import type { Express } from 'express';
 
 /** A route an Express app serves: `GET /v1/vapid/:package`. */
 export interface ServedRoute {
+  /** Lower case; `use` for an app or middleware mounted at `path`, which may answer anything under it. */
   method: string;
   path: string;
 }
@@ -15,8 +16,9 @@ interface Layer {
 
 /**
  * Every route an Express 5 app serves, found by walking its router stack (routers mounted with
- * `app.use(path, router)` included, under their path). Fails on a path it cannot read (a
- * regular expression), rather than leave a route out.
+ * `app.use(path, router)` included, under their path; an app or middleware mounted at a path
+ * counts as one `use` entry). Fails on a path it cannot read (a regular expression), rather
+ * than leave a route out.
  */
 export function servedRoutes(app: Express): ServedRoute[] {
   const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
@@ -33,6 +35,10 @@ function walk(stack: Layer[], prefix: string): ServedRoute[] {
     } else if (layer.handle.stack) {
       const mount = layer.slash ? [''] : pathsOf(layer.rawPath);
       for (const path of mount) found.push(...walk(layer.handle.stack, prefix + path));
+    } else if (!layer.slash && layer.rawPath !== undefined) {
+      // Something mounted at a path whose routes cannot be read (another Express app, as a
+      // library's UI is): it answers under that path all the same.
+      for (const path of pathsOf(layer.rawPath)) found.push({ method: 'use', path: prefix + path });
     }
   }
   return found;
