@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { Pool } from 'undici';
 import { API_ROUTES, type ApiRoute } from '../../services/subscription-api/api-routes.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
+import { deepInData, nesting, oddText, withBadBytes, wrongValue } from '../support/garbage.js';
 import { startTestApi, type TestApi } from '../support/test-api.js';
 import { userToken } from '../support/tokens.js';
 
@@ -40,25 +41,6 @@ function validBody(route: ApiRoute): Record<string, unknown> {
   }
 }
 
-const hugeString = fc.integer({ min: 1_000, max: 120_000 }).map((n) => 'x'.repeat(n));
-const oddText = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', '\u0000', '\u202e', '\ud800', '__proto__', 'constructor', '+', '#', '/', '*'),
-);
-/** Anything a field must not hold: wrong types, control characters, lone surrogates, huge strings. */
-const wrongValue = fc.oneof(
-  fc.integer(),
-  fc.double(),
-  fc.boolean(),
-  fc.constant(null),
-  fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
-  fc.dictionary(oddText, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
-  oddText,
-  hugeString,
-);
-
-const nesting = (depth: number, inner: string) => '['.repeat(depth) + inner + ']'.repeat(depth);
-
 /** Raw bytes of a request body, from almost right to nothing like JSON. */
 function bodyFor(route: ApiRoute): fc.Arbitrary<Buffer | undefined> {
   const valid = validBody(route);
@@ -78,13 +60,8 @@ function bodyFor(route: ApiRoute): fc.Arbitrary<Buffer | undefined> {
     fc.jsonValue({ maxDepth: 4 }).map(json),
     // Deep nesting, at the top and inside `data`.
     fc.integer({ min: 20, max: 20_000 }).map((depth) => Buffer.from(nesting(depth, '1'))),
-    fc.integer({ min: 20, max: 20_000 }).map((depth) => json({ ...valid, data: { x: '$' } }).toString().replace('"$"', nesting(depth, '0'))).map((s) => Buffer.from(s)),
-    // Not UTF-8: a lone continuation byte, a cut sequence, an encoded surrogate, an overlong slash.
-    fc.constantFrom([0x80], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xff, 0xfe]).map((bad) => {
-      const text = JSON.stringify({ ...valid, title: '@' });
-      const at = text.indexOf('@');
-      return Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bad), Buffer.from(text.slice(at + 1))]);
-    }),
+    fc.integer({ min: 20, max: 20_000 }).map((depth) => deepInData(valid, depth)),
+    withBadBytes(JSON.stringify({ ...valid, title: '@' })),
     fc.uint8Array({ maxLength: 2_000 }).map((bytes) => Buffer.from(bytes)),
     fc.nat().map((cut) => {
       const text = JSON.stringify(valid);
