@@ -91,12 +91,13 @@ describe('HTTP rate limits (Redis, SQLite)', function () {
   });
 
   describe('while Redis is down', function () {
-    const redis = new PrivateRedisServer();
+    // Made in the hook: the server makes its data directory when it is created.
+    let redis: PrivateRedisServer;
     before(async function () {
-      await redis.start();
+      redis = await new PrivateRedisServer().start();
     });
     after(async function () {
-      await redis.remove();
+      await redis?.remove();
     });
 
     it('lets requests through with a logged warning, and counts again once Redis is back', async function () {
