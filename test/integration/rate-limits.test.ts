@@ -1,11 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import { startSubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
+import { loadConfig, type RateLimitSettings } from '../../shared/config/index.js';
+import { startDatabase } from '../../shared/database/index.js';
 import { createLogger } from '../../shared/logging/index.js';
-import type { RateLimitSettings } from '../../shared/config/index.js';
 import { PrivateRedisServer } from '../support/private-redis-server.js';
+import { obliterateQueues } from '../support/queues.js';
+import { testLogger } from '../support/silent-logger.js';
 import { startTestApi, type ApiAnswer, type TestApi, type TestApiOptions } from '../support/test-api.js';
+import { createTestDatabase, TEST_REDIS_URL } from '../support/test-databases.js';
 import { userToken } from '../support/tokens.js';
+import { until } from '../support/until.js';
 
 const SERVICE_KEY = 'crm-service-key-0123456789';
 const apiKeys = [{ name: 'crm-app', key: SERVICE_KEY, packages: ['crm'], admin: false, router: false }];
@@ -85,9 +91,47 @@ describe('HTTP rate limits (Redis, SQLite)', function () {
     expect(await statuses(5, () => api.call('GET', '/healthz'))).to.deep.equal([200, 200, 200, 200, 200]);
   });
 
+  it('counts the address a trusted proxy forwards, and only a trusted one', async function () {
+    const behindProxy = await start({ ...OFF, ipPerMinute: 1 }, { trustedProxies: ['127.0.0.1'] });
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+
+    expect((await behindProxy.call('GET', '/v1/vapid/crm', undefined, from('203.0.113.1'))).status).to.equal(200);
+    expect((await behindProxy.call('GET', '/v1/vapid/crm', undefined, from('203.0.113.2'))).status).to.equal(200);
+    expectRateLimited(await behindProxy.call('GET', '/v1/vapid/crm', undefined, from('203.0.113.1')));
+
+    const direct = await start({ ...OFF, ipPerMinute: 1 });
+    expect((await direct.call('GET', '/v1/vapid/crm', undefined, from('203.0.113.1'))).status).to.equal(200);
+    expectRateLimited(await direct.call('GET', '/v1/vapid/crm', undefined, from('203.0.113.2')));
+  });
+
   it('takes a limit of 0 as no limit', async function () {
     const api = await start({ ...OFF, userPerMinute: 1 });
     expect(await statuses(5, () => api.call('GET', '/v1/vapid/crm'))).to.deep.equal([200, 200, 200, 200, 200]);
+  });
+
+  it('is on in the API as a deployment starts it, with the limits of the settings', async function () {
+    const prefix = `test-${randomUUID()}`;
+    const testDb = await createTestDatabase('sqlite');
+    const database = await startDatabase(testDb.config, testLogger());
+    const config = loadConfig({ RATE_LIMIT_IP_PER_MINUTE: '2', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
+    const api = await startSubscriptionApi({
+      http: config.http,
+      auth: { jwtSecret: undefined, apiKeys: [] },
+      push: { endpointPolicy: config.push.endpointPolicy },
+      redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
+      dataSource: database.dataSource,
+      log: testLogger(),
+    });
+    try {
+      const get = async () => fetch(`http://127.0.0.1:${api.port}/v1/vapid/crm`);
+      await until(async () => (await get()).status === 429, 'the third request in a minute is refused');
+      expect((await get()).headers.get('retry-after')).to.match(/^\d+$/);
+    } finally {
+      await api.close();
+      await database.close();
+      await testDb.drop();
+      await obliterateQueues(TEST_REDIS_URL, prefix);
+    }
   });
 
   describe('while Redis is down', function () {

@@ -42,6 +42,8 @@ export interface TestApiOptions {
   log?: Logger;
   /** Serve the demo page and its `/demo/...` routes. */
   demo?: boolean;
+  /** Reverse proxies whose `X-Forwarded-For` the API believes. */
+  trustedProxies?: readonly string[];
 }
 
 export interface ApiAnswer {
@@ -107,6 +109,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     const app = createApp({
       auth,
       rateLimits: settings && createRateLimits({ redis, prefix, auth, settings, log }),
+      trustedProxies: options.trustedProxies,
       subscriptions: createSubscriptionStore(database.dataSource),
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
