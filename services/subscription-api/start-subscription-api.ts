@@ -79,10 +79,11 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   });
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
-  // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its
-  // deps object to them as it is).
+  // One authenticator: the rate limits sign callers in as the routes do.
   const auth = createAuthenticator({ ...deps.auth, log });
   const rateLimits = deps.http.rateLimits;
+  // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its
+  // deps object to them as it is).
   const appDeps: AppDeps & Pick<SubscriptionDeps, 'reminders'> = {
     reminders,
     auth,
