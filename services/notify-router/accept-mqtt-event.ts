@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../shared/errors/index.js';
-import { eventSchema, parseOrThrow, type Event, type Target } from '../../shared/events/index.js';
+import { eventSchema, parseOrThrow, readJson, type Event, type Target } from '../../shared/events/index.js';
 import { acceptEvent, conflictFor, messageJson, newRouteJob, type AcceptEventDeps } from '../../shared/intake/index.js';
 import type { NotifyTarget, Topics } from '../../shared/topics/index.js';
 import type { EventRecorder } from './event-recorder.js';
@@ -107,14 +107,11 @@ type ReadEvent = { pkg: string; target: Target; event: Event } | (MqttIntakeResu
 function readEvent(topics: Topics, delivery: MqttDelivery): ReadEvent {
   const parsed = topics.parseNotify(delivery.topic);
   if (!parsed) return { accepted: false, code: 'invalid_topic', reason: `not a notify topic: ${delivery.topic}` };
-  let json: unknown;
+  // Not UTF-8, or nested deep enough to overflow JSON.stringify later: refused before parsing.
+  const json = readJson(delivery.payload);
+  if (!json.ok) return { accepted: false, code: json.code, reason: json.message };
   try {
-    json = JSON.parse(delivery.payload.toString('utf8'));
-  } catch {
-    return { accepted: false, code: 'invalid_json', reason: 'payload is not JSON' };
-  }
-  try {
-    const event = parseOrThrow(eventSchema, json, 'event');
+    const event = parseOrThrow(eventSchema, json.value, 'event');
     return { pkg: parsed.package, target: targetOf(parsed.target), event };
   } catch (err) {
     if (err instanceof AppError && err.httpStatus < 500) return { accepted: false, code: err.code, reason: err.message };

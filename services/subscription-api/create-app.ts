@@ -20,7 +20,9 @@ import { demoRoutes, type DemoOptions } from './demo.routes.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { groupRoutes } from './groups.routes.js';
 import { inboxRoutes } from './inbox.routes.js';
+import { jsonBody } from './json-body.js';
 import { notificationRoutes } from './notifications.routes.js';
+import { openApiRoutes } from './openapi.routes.js';
 import { queueBoardRoutes } from './queue-board.routes.js';
 import { staticRoutes } from './static.routes.js';
 import { subscriptionRoutes } from './subscriptions.routes.js';
@@ -47,16 +49,18 @@ export interface AppDeps {
   boardQueues?: readonly Queue[];
   /** Present: the demo page `/` and its `/demo/...` routes are on (never in production). */
   demo?: DemoOptions;
+  /** Per-caller request limits (`createRateLimits`); absent: none. */
+  rateLimits?: RequestHandler;
+  /** Reverse proxies whose `X-Forwarded-For` gives the client address (`HTTP_TRUSTED_PROXIES`). */
+  trustedProxies?: readonly string[] | undefined;
 }
-
-/** Largest JSON body: an event fits in 4 KB; the rest is headroom for `data` and names. */
-const BODY_LIMIT = '64kb';
 
 /** Builds the Express app; opens nothing (see `startSubscriptionApi` for listening). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.trustedProxies?.length) app.set('trust proxy', [...deps.trustedProxies]);
   if (deps.metrics) app.use(deps.metrics.httpMetrics);
   app.use((req, res, next) => {
     const given = req.header('x-request-id');
@@ -65,13 +69,16 @@ export function createApp(deps: AppDeps): Express {
     res.set('x-request-id', requestId);
     next();
   });
-  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  // Counted before the body is read: a caller over its limit costs no parsing.
+  if (deps.rateLimits) app.use(deps.rateLimits);
+  app.use(jsonBody());
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
   app.get('/readyz', readinessHandler(deps.readiness ?? (async () => ({ ready: true, checks: {}, failing: [] }))));
   if (deps.metrics) app.get('/metrics', createMetricsHandler(deps.metrics.registry));
+  app.use(openApiRoutes({ demo: deps.demo !== undefined, metrics: deps.metrics !== undefined, board: deps.boardQueues !== undefined }));
   app.use(vapidRoutes(deps));
   app.use(subscriptionRoutes(deps));
   app.use(notificationRoutes(deps));

@@ -16,8 +16,8 @@ export interface DemoOptions {
   topicRoot: string;
 }
 
-const sessionSchema = z.strictObject({ user: nameSchema.optional() });
-const demoNotificationSchema = eventSchema.extend({
+export const demoSessionSchema = z.strictObject({ user: nameSchema.optional() });
+export const demoNotificationSchema = eventSchema.extend({
   to: z.union([z.literal('me'), z.strictObject({ group: nameSchema })]),
   // The page shows the live feed while it sends, so by default the push comes too.
   delivery: z.enum(['offline', 'always', 'realtime']).default('always'),
@@ -35,7 +35,7 @@ export function demoRoutes(
   const topics = createTopics(deps.demo.topicRoot);
 
   router.post('/demo/session', async (req, res) => {
-    const { user = DEMO_USER } = parseOrThrow(sessionSchema, req.body ?? {}, 'session');
+    const { user = DEMO_USER } = parseOrThrow(demoSessionSchema, req.body ?? {}, 'session');
     const token = await signDemoToken(deps.demo.jwtSecret, user, `${DEMO_SESSION_SECONDS}s`);
     res.status(201).json({
       user,

@@ -1,6 +1,14 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, UnavailableError } from '../../shared/errors/index.js';
+import { z } from 'zod';
+import { AppError, RateLimitedError, UnavailableError } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+
+/** Every error answer of the API: `{ error: { code, message } }`. */
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+const errorBody = (code: string, message: string): z.infer<typeof errorBodySchema> => ({ error: { code, message } });
 
 // Errors raised by body-parser carry a `type` and a status of their own.
 const BODY_PARSER_ERRORS: Record<string, { status: number; code: string; message: string }> = {
@@ -25,31 +33,45 @@ function isUnavailable(err: unknown): boolean {
 }
 
 /**
- * The one place where errors become HTTP answers: `{ error: { code, message } }`. An
- * unexpected error is a bug: 500, logged with its stack, never shown to the caller.
+ * A client error raised by Express's router or body-parser (a path parameter that does not
+ * decode, a body cut short, a compressed body that does not inflate): its own 4xx.
+ */
+function clientError(err: unknown): { status: number; code: string; message: string } | null {
+  const e = err as { type?: string; status?: unknown; message?: string };
+  const known = BODY_PARSER_ERRORS[e.type ?? ''];
+  if (known) return known;
+  // The router's URIError for a bad `%` escape has a status but no `expose`.
+  if (typeof e.status !== 'number' || e.status < 400 || e.status > 499) return null;
+  return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
+}
+
+/**
+ * The one place where errors become HTTP answers: `{ error: { code, message } }`. 429 and 503
+ * carry `Retry-After`. An unexpected error is a bug: 500, logged with its stack, never shown
+ * to the caller.
  */
 export function createErrorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const requestId = res.locals['requestId'] as string | undefined;
-    const parserError = BODY_PARSER_ERRORS[(err as { type?: string }).type ?? ''];
-    if (parserError) {
-      res.status(parserError.status).json({ error: { code: parserError.code, message: parserError.message } });
-      return;
-    }
     const known = err instanceof AppError ? err : isUnavailable(err) ? new UnavailableError('a dependency is unavailable; try again shortly') : null;
     if (known) {
-      if (known instanceof UnavailableError) {
+      if (known instanceof UnavailableError || known instanceof RateLimitedError) {
         res.set('retry-after', String(known.retryAfterSeconds));
-        log.warn({ err, requestId, route: req.path }, 'dependency unavailable');
       }
-      res.status(known.httpStatus).json({ error: { code: known.code, message: known.message } });
+      if (known instanceof UnavailableError) log.warn({ err, requestId, route: req.path }, 'dependency unavailable');
+      res.status(known.httpStatus).json(errorBody(known.code, known.message));
+      return;
+    }
+    const client = clientError(err);
+    if (client) {
+      res.status(client.status).json(errorBody(client.code, client.message));
       return;
     }
     log.error({ err, requestId, method: req.method, route: req.path }, 'unhandled error');
-    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+    res.status(500).json(errorBody('internal', 'internal error'));
   };
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } });
+  res.status(404).json(errorBody('not_found', `no route ${req.method} ${req.path}`));
 };

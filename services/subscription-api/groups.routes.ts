@@ -5,9 +5,9 @@ import type { GroupStore } from '../../shared/database/index.js';
 import { NotFoundError } from '../../shared/errors/index.js';
 import { nameSchema, parseOrThrow } from '../../shared/events/index.js';
 
-const memberPathSchema = z.object({ package: nameSchema, group: nameSchema, user: nameSchema });
-const groupPathSchema = z.object({ package: nameSchema, group: nameSchema });
-const listQuerySchema = z.object({
+export const memberPathSchema = z.object({ package: nameSchema, group: nameSchema, user: nameSchema });
+export const groupPathSchema = z.object({ package: nameSchema, group: nameSchema });
+export const memberListQuerySchema = z.object({
   // `?after=` (empty) is the first page, as when the parameter is left out.
   after: z.preprocess((v) => (v === '' ? undefined : v), nameSchema.optional()),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -42,7 +42,7 @@ export function groupRoutes(deps: { auth: Authenticator; groups: GroupStore }): 
 
   router.get(base, async (req, res) => {
     const { package: pkg, group } = authorize(req, groupPathSchema);
-    const { after, limit } = parseOrThrow(listQuerySchema, req.query, 'query');
+    const { after, limit } = parseOrThrow(memberListQuerySchema, req.query, 'query');
     // One more than asked tells whether another page exists, so `next` is never a dead end.
     const users = await deps.groups.list(pkg, group, { after, limit: limit + 1 });
     const members = users.slice(0, limit);

@@ -12,7 +12,7 @@ import { userCredentials } from './user-credentials.js';
 /** Items per page unless `limit` says otherwise, and the most one page holds. */
 export const INBOX_PAGE = { default: 50, max: 200 } as const;
 
-const listQuerySchema = z
+export const inboxListQuerySchema = z
   .object({
     package: nameSchema,
     state: z.enum(['unseen', 'seen', 'all']).default('all'),
@@ -23,7 +23,7 @@ const listQuerySchema = z
   .strict()
   .refine((q) => !(q.before && q.after), { message: 'give before or after, not both', path: ['after'] });
 
-const seenBodySchema = z.union([
+export const inboxSeenBodySchema = z.union([
   z.object({ package: nameSchema, ids: z.array(inboxItemIdSchema).min(1).max(INBOX_PAGE.max) }).strict(),
   z.object({ package: nameSchema, upTo: cursorSchema }).strict(),
 ]);
@@ -38,13 +38,13 @@ export function inboxRoutes(deps: {
 
   router.get('/v1/inbox', async (req, res) => {
     const caller = await deps.auth.user(userCredentials(req.headers));
-    const query = parseOrThrow(listQuerySchema, req.query, 'query');
+    const query = parseOrThrow(inboxListQuerySchema, req.query, 'query');
     res.json(await readInbox(deps, caller, query));
   });
 
   router.post('/v1/inbox/seen', async (req, res) => {
     const caller = await deps.auth.user(userCredentials(req.headers));
-    const input = parseOrThrow(seenBodySchema, req.body, 'request');
+    const input = parseOrThrow(inboxSeenBodySchema, req.body, 'request');
     const result = await markInboxSeen(deps, caller, input);
     res.json({ ok: true, ...result });
   });

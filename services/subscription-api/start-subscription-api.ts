@@ -32,6 +32,7 @@ import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { createAuthenticator, type AuthenticatorOptions } from '../../shared/auth/index.js';
 import { ConfigError } from '../../shared/errors/index.js';
 import { createApp, type AppDeps } from './create-app.js';
+import { createRateLimits } from './rate-limits.js';
 import type { SubscriptionDeps } from './register-subscription.js';
 import type { DemoOptions } from './demo.routes.js';
 import { DEMO_PACKAGE } from './demo-session.js';
@@ -85,11 +86,16 @@ export async function startSubscriptionApi(deps: SubscriptionApiDeps): Promise<S
   const countedQueues = counted.map((name) => openQueue(name, { connection: redis, prefix: deps.redis.queuePrefix, log }));
   const registry = deps.metrics ?? createMetricsRegistry();
   registerQueueDepth(registry, countedQueues.map(queueDepthSource));
+  // One authenticator: the rate limits sign callers in as the routes do.
+  const auth = createAuthenticator({ ...deps.auth, log });
+  const rateLimits = deps.http.rateLimits;
   // `reminders` reaches the subscription routes with the rest of the deps (createApp hands its
   // deps object to them as it is).
   const appDeps: AppDeps & Pick<SubscriptionDeps, 'reminders'> = {
     reminders,
-    auth: createAuthenticator({ ...deps.auth, log }),
+    auth,
+    rateLimits: rateLimits && createRateLimits({ redis, prefix: deps.redis.queuePrefix, auth, settings: rateLimits, log }),
+    trustedProxies: deps.http.trustedProxies,
     subscriptions: groupedUpserts(createSubscriptionStore(deps.dataSource)),
     vapidKeys: createVapidKeyStore(deps.dataSource, { defaultKey: deps.push.vapidDefaultKey }),
     notifications: createNotificationStore(deps.dataSource),

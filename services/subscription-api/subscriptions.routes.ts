@@ -19,7 +19,8 @@ import {
 import { sendTestPush, type SendTestPushDeps } from './send-test-push.js';
 import { userCredentials } from './user-credentials.js';
 
-const listQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
+/** `GET /v1/subscriptions` query: `user=` is for admin keys. */
+export const subscriptionListQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
 
 /** `/v1/subscriptions`: a user's own browser subscriptions. */
 export function subscriptionRoutes(
@@ -57,7 +58,7 @@ export function subscriptionRoutes(
   });
 
   router.get('/v1/subscriptions', async (req, res) => {
-    const query = parseOrThrow(listQuerySchema, req.query, 'query');
+    const query = parseOrThrow(subscriptionListQuerySchema, req.query, 'query');
     const { user, packages } = await listingScope(deps.auth, req.headers, query);
     if (query.package) assertPackageAccess({ packages }, query.package);
     const rows = await deps.subscriptions.list(user, query.package);

@@ -15,4 +15,5 @@ export type {
 export { parseApiKeys, formatApiKeys } from './api-keys.js';
 export { requireUserAuth } from './auth-settings.js';
 export type { ApiKey } from './api-keys.js';
+export type { RateLimitSettings } from './http-limit-settings.js';
 export { readEnv } from './read-env.js';

@@ -7,6 +7,7 @@ import { isValidTopicRoot } from '../topics/index.js';
 import { vapidPairProblem } from '../vapid/index.js';
 import { parseApiKeys } from './api-keys.js';
 import { authSettings, toAuthConfig, type AuthConfig } from './auth-settings.js';
+import { httpLimitSettings, toRateLimitSettings, type RateLimitSettings } from './http-limit-settings.js';
 
 /** A listening port and whether the operator chose it (a chosen port never moves). */
 export interface PortSetting {
@@ -72,6 +73,13 @@ export interface HttpConfig {
    * (on in the all-in-one, off for a subscription-api started alone).
    */
   demoPage?: boolean | undefined;
+  /** Requests per minute per user, API key and address; absent: no limits (tests). */
+  rateLimits?: RateLimitSettings | undefined;
+  /**
+   * `HTTP_TRUSTED_PROXIES`: reverse proxies in front of the API, whose `X-Forwarded-For` names
+   * the client address that per-address limits count.
+   */
+  trustedProxies?: readonly string[] | undefined;
 }
 export type { AuthConfig } from './auth-settings.js';
 export interface PushConfig {
@@ -177,6 +185,7 @@ const schema = z
   HTTP_PORT: port.optional(),
   METRICS_PORT: port.optional(),
   DEMO_PAGE: flag.optional(),
+  ...httpLimitSettings,
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ...authSettings,
   API_KEYS: z
@@ -272,6 +281,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       port: portSetting(e.HTTP_PORT, 3000),
       metricsPort: e.METRICS_PORT,
       demoPage: e.DEMO_PAGE,
+      rateLimits: toRateLimitSettings(e),
+      trustedProxies: e.HTTP_TRUSTED_PROXIES,
     },
     auth: toAuthConfig(e),
     push: {

@@ -54,6 +54,23 @@ export class TooLargeError extends AppError {
   }
 }
 
+/** The body is not JSON in a form we read (415): another media type or charset. */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super('unsupported_media_type', message, 415);
+  }
+}
+
+/** The caller sent more requests than its limit allows; it may try again after a while (429). */
+export class RateLimitedError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', message, 429);
+  }
+}
+
 /** A dependency (database, Redis, broker) is down; the caller should retry later (503). */
 export class UnavailableError extends AppError {
   constructor(

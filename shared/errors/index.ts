@@ -6,6 +6,8 @@ export {
   NotFoundError,
   ConflictError,
   TooLargeError,
+  UnsupportedMediaTypeError,
+  RateLimitedError,
   UnavailableError,
   ConfigError,
 } from './app-error.js';

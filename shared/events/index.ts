@@ -21,3 +21,5 @@ export type { RouteJob, PushJob } from './jobs.js';
 export { parseOrThrow } from './parse.js';
 export { subscriptionRequestSchema, unsubscribeRequestSchema } from './subscription-request.js';
 export type { SubscriptionRequest, UnsubscribeRequest } from './subscription-request.js';
+export { MAX_JSON_DEPTH, jsonTextProblem, nestsDeeperThan, readJson } from './read-json.js';
+export type { JsonRead, JsonTextProblem } from './read-json.js';

@@ -25,16 +25,9 @@ import { createTopics, QUEUE_NAMES, routeJobId } from '../../shared/topics/index
 import { obliterateQueues } from '../support/queues.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
+import { until } from '../support/until.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(20);
-  }
-}
 
 /** The real store, behind a switch that makes it fail as a database that is down does. */
 function switchable(store: NotificationStore) {

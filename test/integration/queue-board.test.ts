@@ -94,7 +94,7 @@ describe('the queue board at /admin/queues', function () {
     expect(assets.filter((a) => /^https?:/.test(a)).every((a) => a.startsWith('https://fonts.googleapis.com/'))).to.equal(true);
   });
 
-  it('lists the route, push and reminders queues with their jobs', async function () {
+  it('lists the route, push, reminders and inbox queues with their jobs', async function () {
     const queue = new Queue(QUEUE_NAMES.push, { connection: { url: TEST_REDIS_URL }, prefix });
     try {
       await queue.add('push', { eventId: 'board-check' }, { delay: 60_000 });
@@ -108,7 +108,7 @@ describe('the queue board at /admin/queues', function () {
     const body = (await res.json()) as { queues: { name: string; counts: Record<string, number> }[] };
 
     expect(res.status).to.equal(200);
-    expect(body.queues.map((q) => q.name)).to.have.members([QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders]);
+    expect(body.queues.map((q) => q.name)).to.have.members([QUEUE_NAMES.route, QUEUE_NAMES.push, QUEUE_NAMES.reminders, QUEUE_NAMES.inbox]);
     expect(body.queues.find((q) => q.name === QUEUE_NAMES.push)!.counts['delayed']).to.equal(1);
   });
 

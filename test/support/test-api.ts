@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import type { ApiKey } from '../../shared/config/index.js';
+import type { ApiKey, RateLimitSettings } from '../../shared/config/index.js';
 import {
   createGroupStore,
   createInboxStore,
@@ -24,6 +25,8 @@ import {
 } from '../../shared/queue/index.js';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from '../../services/subscription-api/create-app.js';
+import { createRateLimits } from '../../services/subscription-api/rate-limits.js';
+import type { Logger } from '../../shared/logging/index.js';
 import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './test-databases.js';
@@ -36,6 +39,18 @@ export interface TestApiOptions {
   apiKeys?: readonly ApiKey[];
   /** Defaults to the real push services, with loopback refused. */
   endpointPolicy?: EndpointPolicy;
+  /** Per-caller request limits, counted under this API's prefix (or `prefix`); absent: none. */
+  rateLimits?: RateLimitSettings;
+  /** The queue and rate-limit prefix; two APIs given the same one share their counts. */
+  prefix?: string;
+  /** Defaults to `TEST_REDIS_URL`. */
+  redisUrl?: string;
+  /** Defaults to a silent logger. */
+  log?: Logger;
+  /** Serve the demo page and its `/demo/...` routes. */
+  demo?: boolean;
+  /** Reverse proxies whose `X-Forwarded-For` the API believes. */
+  trustedProxies?: readonly string[];
 }
 
 export interface ApiAnswer {
@@ -64,7 +79,8 @@ export interface TestApi {
  * prefix of its own, listening on a free loopback port.
  */
 export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
-  const prefix = `test-${randomUUID()}`;
+  const prefix = options.prefix ?? `test-${randomUUID()}`;
+  const log = options.log ?? testLogger();
   let testDb: TestDatabase | undefined;
   let database: Database | undefined;
   let redis: Redis | undefined;
@@ -92,11 +108,18 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   try {
     testDb = await createTestDatabase(options.database);
     database = await startDatabase(testDb.config, testLogger());
-    redis = connectRedis(TEST_REDIS_URL, { log: testLogger(), role: 'test', failFast: true });
-    routeQueue = createRouteQueue({ connection: redis, prefix, log: testLogger() });
-    inboxQueue = createInboxQueue({ connection: redis, prefix, log: testLogger() });
+    redis = connectRedis(options.redisUrl ?? TEST_REDIS_URL, { log, role: 'test', failFast: true });
+    // Without an offline queue, a command sent before the connection is up fails (the rate
+    // limits would pass the first requests uncounted).
+    if (redis.status !== 'ready') await once(redis, 'ready');
+    routeQueue = createRouteQueue({ connection: redis, prefix, log });
+    inboxQueue = createInboxQueue({ connection: redis, prefix, log });
+    const auth = createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] });
+    const settings = options.rateLimits;
     const app = createApp({
-      auth: createAuthenticator({ jwtSecret: TEST_JWT_SECRET, apiKeys: options.apiKeys ?? [] }),
+      auth,
+      rateLimits: settings && createRateLimits({ redis, prefix, auth, settings, log }),
+      trustedProxies: options.trustedProxies,
       subscriptions: createSubscriptionStore(database.dataSource),
       vapidKeys: createVapidKeyStore(database.dataSource),
       notifications: createNotificationStore(database.dataSource),
@@ -106,7 +129,8 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       inboxQueue,
       status: createDeliveryStatus(redis, prefix),
       endpointPolicy: options.endpointPolicy ?? { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
-      log: testLogger(),
+      log,
+      ...(options.demo && { demo: { jwtSecret: TEST_JWT_SECRET, mqttWsPort: null, topicRoot: 'axion' } }),
     });
     server = createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -127,7 +151,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     base,
     redis,
     prefix,
-    dataSource: database.dataSource,
+    dataSource: database!.dataSource,
     async call(method, path, body, headers = {}) {
       const res = await fetch(`${base}${path}`, {
         method,

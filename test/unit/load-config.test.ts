@@ -62,6 +62,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MQTT_TRUSTED_PROXIES: 'proxy.local' })).to.throw(ConfigError, /MQTT_TRUSTED_PROXIES/);
   });
 
+  it('limits HTTP requests per user, API key and address by default, and takes 0 as no limit', () => {
+    expect(loadConfig({}).http.rateLimits).to.deep.equal({ userPerMinute: 600, servicePerMinute: 12_000, ipPerMinute: 600 });
+    const set = loadConfig({ RATE_LIMIT_USER_PER_MINUTE: '0', RATE_LIMIT_SERVICE_PER_MINUTE: '50', RATE_LIMIT_IP_PER_MINUTE: '7' });
+    expect(set.http.rateLimits).to.deep.equal({ userPerMinute: 0, servicePerMinute: 50, ipPerMinute: 7 });
+    expect(loadConfig({ HTTP_TRUSTED_PROXIES: '10.0.0.5,::1' }).http.trustedProxies).to.deep.equal(['10.0.0.5', '::1']);
+  });
+
   it('marks ports that are set as explicit, including port 0', () => {
     const config = loadConfig({ HTTP_PORT: '8080', MQTT_PORT: '0', MQTT_WS_PORT: '9001' });
 
@@ -84,6 +91,10 @@ describe('loadConfig', () => {
     ['API_KEYS', 'svc:only-two-fields'],
     ['INBOX_SEEN_RETENTION_DAYS', '0'],
     ['INBOX_SEEN_RETENTION_DAYS', 'a week'],
+    ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
+    ['RATE_LIMIT_SERVICE_PER_MINUTE', 'lots'],
+    ['RATE_LIMIT_IP_PER_MINUTE', '1.5'],
+    ['HTTP_TRUSTED_PROXIES', 'proxy.local'],
   ];
   for (const [variable, value] of badSettings) {
     it(`rejects ${variable}=${value} with a ConfigError naming ${variable}`, () => {
