@@ -25,7 +25,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     rate: { type: 'string', default: '3000' },
-    users: { type: 'string', default: '200' },
+    users: { type: 'string', default: '10000' },
     rows: { type: 'string', default: '20000' },
     'no-write': { type: 'boolean', default: false },
   },
@@ -44,9 +44,8 @@ interface Target {
   url: string;
   pid: number;
   package: string;
-  /** Requests sent to it so far, and answered with 2xx (those in flight at the end of a run may or may not have been stored). */
+  /** Requests sent to it so far. */
   sent: number;
-  answered: number;
   /** Headers and body of the i-th upsert. */
   request(i: number): { headers: Record<string, string>; body: string };
 }
@@ -91,7 +90,6 @@ async function drive(target: Target, seconds: number, connections: number, overa
   cpu['autocannon'] = (own.user + own.system) / 1e6 / seconds;
   const busy = (machineBusySeconds() - machine0) / seconds;
   const otherLoad = Math.max(0, busy - Object.values(cpu).reduce((s, v) => s + v, 0));
-  target.answered += result['2xx'];
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > 0) throw new Error(`${target.name}: ${failed} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
   return {
@@ -165,7 +163,7 @@ async function main(): Promise<void> {
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
       // The limiter stays on (its Redis round trip is part of a request's cost), with room for
-      // the 15 upserts/s each of the 200 users makes at 3,000/s.
+      // a user whose two browsers subscribe again and again at the benchmark's rate.
       RATE_LIMIT_USER_PER_MINUTE: '1000000',
     });
     const api = fleet.start('subscription-api', { ...env, LOG_LEVEL: 'info' });
@@ -185,7 +183,6 @@ async function main(): Promise<void> {
         pid: bare.child.pid!,
         package: `${PACKAGE}-bare`,
         sent: 0,
-        answered: 0,
         request: (i) => {
           const { user, endpoint } = endpointOf(i);
           // A package of its own, so the axion run starts by inserting too.
@@ -198,7 +195,6 @@ async function main(): Promise<void> {
         pid: api.pid!,
         package: PACKAGE,
         sent: 0,
-        answered: 0,
         request: (i) => {
           const { user, endpoint } = endpointOf(i);
           return {
@@ -222,9 +218,12 @@ async function main(): Promise<void> {
     }
     const block = render(results, started, (Date.now() - started.getTime()) / 1000);
     console.log(block);
-    // Each server stored every pair it was sent, each once.
+    // Each server stored every pair it was sent, each once. Requests in flight when a run ended
+    // were cut off, and may or may not have been stored; a pair such a request carried is
+    // missing unless a later pass sent it again.
+    const cutOff = CONNECTIONS * 4; // warm-up (c), saturated (c), paced (2c)
     for (const target of targets) {
-      const [least, most] = [Math.min(ROWS, target.answered), Math.min(ROWS, target.sent)];
+      const [least, most] = [Math.min(ROWS, target.sent) - cutOff, Math.min(ROWS, target.sent)];
       const stored = await rowCount(databaseUrl, target.package);
       if (stored < least || stored > most) throw new Error(`${target.name}: expected ${least}–${most} subscriptions after the runs, found ${stored}`);
     }

@@ -59,6 +59,9 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // An ETag per JSON answer is a SHA-1 of every body (bench:api), and no client of this API
+  // revalidates: its answers are per caller and change with every write.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   if (deps.trustedProxies?.length) app.set('trust proxy', [...deps.trustedProxies]);
   if (deps.metrics) app.use(deps.metrics.httpMetrics);

@@ -38,14 +38,9 @@ const hashed = (secret: string) => createHash('sha256').update(secret).digest('b
  */
 async function callerOf(auth: Authenticator, req: Request): Promise<{ kind: CallerKind; key: string }> {
   const apiKey = req.header('x-api-key') ?? bearerToken(req.headers.authorization);
-  if (apiKey !== undefined) {
-    try {
-      auth.service(undefined, apiKey);
-      return { kind: 'service', key: hashed(apiKey) };
-    } catch {
-      // Not one of our keys: perhaps a user's token.
-    }
-  }
+  // Not one of our keys: perhaps a user's token. (Asked without a throw: an Error's stack
+  // trace cost ~35 µs on every user request, bench:api.)
+  if (apiKey !== undefined && auth.findService(apiKey)) return { kind: 'service', key: hashed(apiKey) };
   const credentials = userCredentials(req.headers);
   if (credentials.authorization !== undefined || credentials.cookie !== undefined) {
     try {

@@ -25,6 +25,8 @@ export interface Authenticator {
   user(credentials: UserCredentials | string | undefined): Promise<UserCaller>;
   /** Finds the API key a service presented. */
   service(authorization: string | undefined, apiKeyHeader: string | undefined): ServiceCaller;
+  /** The service whose API key this is, if it is one: `service` without the throwing. */
+  findService(presented: string): ServiceCaller | undefined;
 }
 
 export interface AuthenticatorOptions extends Omit<JwtUserOptions, 'secret'> {
@@ -54,6 +56,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
   };
   const isServiceKey = (presented: string) => findKey(presented) !== undefined;
+  const findService = (presented: string): ServiceCaller | undefined => {
+    const key = findKey(presented);
+    return key && { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
+  };
 
   return {
     async user(given) {
@@ -82,9 +88,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     service(authorization, apiKeyHeader) {
       const presented = apiKeyHeader ?? bearerToken(authorization);
       if (!presented) throw new UnauthenticatedError('an API key is required (X-API-Key or Authorization: Bearer)');
-      const key = findKey(presented);
-      if (!key) throw new UnauthenticatedError('unknown API key');
-      return { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
+      const caller = findService(presented);
+      if (!caller) throw new UnauthenticatedError('unknown API key');
+      return caller;
     },
+    findService,
   };
 }

@@ -95,8 +95,10 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
   const repo: Repository<PushSubscriptionRow> = dataSource.getRepository(PushSubscriptionEntity);
   const q = (identifier: string) => dataSource.driver.escape(identifier);
   const metadata = dataSource.getMetadata(PushSubscriptionEntity);
-  const columnOf = (property: string) => metadata.findColumnWithPropertyName(property)!;
-  const column = (property: string) => q(columnOf(property).databaseName);
+  // Looked up once: a subscribe converts ~20 values, and TypeORM's lookup is a linear search.
+  const byProperty = new Map(metadata.columns.map((c) => [c.propertyName, { meta: c, sql: q(c.databaseName) }]));
+  const columnOf = (property: string) => byProperty.get(property)!.meta;
+  const column = (property: string) => byProperty.get(property)!.sql;
   // Values still go through TypeORM's conversions (dates as SQLite stores them, say).
   const value = (property: string, v: unknown) => dataSource.driver.preparePersistentValue(v, columnOf(property)) as unknown;
   const mysql = dataSource.driver.options.type === 'mysql' || dataSource.driver.options.type === 'mariadb';

@@ -8,13 +8,14 @@ import type { Logger } from '../logging/index.js';
  */
 export function connectRedis(
   url: string,
-  options: { log: Logger; role: string; failFast?: boolean },
+  options: { log: Logger; role: string; failFast?: boolean; autoPipelining?: boolean },
 ): Redis {
   const redisOptions: RedisOptions = {
     maxRetriesPerRequest: options.failFast ? 1 : null,
     enableOfflineQueue: !options.failFast,
     connectionName: `axion-push:${options.role}`,
     retryStrategy: (attempt) => Math.min(200 * attempt, 5_000),
+    enableAutoPipelining: options.autoPipelining ?? false,
   };
   const redis = new Redis(url, redisOptions);
   let lastLogged = 0;

@@ -1,4 +1,4 @@
-import { createECDH } from 'node:crypto';
+import { createECDH, ECDH } from 'node:crypto';
 import { expect } from 'chai';
 import {
   decodeBase64Url,
@@ -68,6 +68,29 @@ describe('isP256PublicKey', () => {
 
     expect(isP256PublicKey(compressed)).to.equal(false);
     expect(isP256PublicKey(realKey.subarray(0, 33))).to.equal(false);
+  });
+
+  it('agrees with OpenSSL on real keys and on points just off the curve', () => {
+    for (let i = 0; i < 200; i++) {
+      const key = createECDH('prime256v1').generateKeys();
+      const off = Buffer.from(key);
+      off[1 + (i % 64)] = off[1 + (i % 64)]! ^ (1 << (i % 8));
+      for (const candidate of [key, off]) {
+        let openssl = true;
+        try {
+          ECDH.convertKey(candidate, 'prime256v1');
+        } catch {
+          openssl = false;
+        }
+        expect(isP256PublicKey(candidate), candidate.toString('hex')).to.equal(openssl);
+      }
+    }
+  });
+
+  it('rejects coordinates that are not below the field prime', () => {
+    const p = Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex');
+    expect(isP256PublicKey(Buffer.concat([Buffer.from([4]), p, realKey.subarray(33)]))).to.equal(false);
+    expect(isP256PublicKey(Buffer.concat([Buffer.from([4]), Buffer.alloc(32, 0xff), Buffer.alloc(32, 0xff)]))).to.equal(false);
   });
 
   it('rejects a 65-byte 0x04 point that is not on the curve', () => {
