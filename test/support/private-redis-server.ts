@@ -47,6 +47,16 @@ export class PrivateRedisServer {
     });
   }
 
+  /** Kills the server (SIGKILL: a crash, no shutdown); what the AOF holds comes back with `start()`. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
   /** Freezes the server (SIGSTOP): connections stay open and commands go unanswered. */
   freeze(): void {
     this.child?.kill('SIGSTOP');

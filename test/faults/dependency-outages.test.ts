@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { FaultRig } from './support/fault-rig.js';
+import { expectNothingLost, runScenario } from './support/scenario.js';
+
+// Sizes and why: docs/decisions.md, "Fault tests".
+const SIZES = { users: 1_000, subscriptionsPerUser: 2, dashboards: 200, origins: 3, pushConcurrency: 8 };
+const RATE = 300;
+const DURATION_MS = 10_000;
+const FAULT_AT_MS = 3_000;
+const ROUTE_CONCURRENCY = 8;
+const bounds = {
+  pushBound: SIZES.pushConcurrency,
+  realtimeBound: ROUTE_CONCURRENCY,
+  minAccepted: (RATE * DURATION_MS) / 1000 / 3,
+};
+
+describe('Redis and MariaDB going away mid-stream', function () {
+  this.timeout(240_000);
+  const rig = new FaultRig(SIZES);
+  let startedBefore: Map<string, number | undefined>;
+
+  before(async function () {
+    await rig.start();
+  });
+
+  beforeEach(function () {
+    startedBefore = new Map([...rig.services].map(([name, p]) => [name, p.pid]));
+  });
+
+  after(async function () {
+    await rig.close();
+  });
+
+  /** The same processes as before the fault: nothing was restarted, and none died. */
+  function expectNoServiceRestarted(): void {
+    expect(new Map([...rig.services].map(([name, p]) => [name, p.pid]))).to.deep.equal(startedBefore);
+    expect(rig.allRunning, 'no service died').to.equal(true);
+  }
+
+  it('loses no accepted event when Redis (AOF on) is killed and started again on its port and data', async function () {
+    const outcome = await runScenario(rig, {
+      rate: RATE, durationMs: DURATION_MS, faultAtMs: FAULT_AT_MS, mqttEvery: 4,
+      fault: async () => {
+        await rig.redis.kill();
+        await new Promise((r) => setTimeout(r, 1_000));
+        await rig.redis.start();
+      },
+    });
+    expectNothingLost(outcome, bounds);
+    expectNoServiceRestarted();
+  });
+
+  it('answers 503 with Retry-After while MariaDB is down for 10 s, then delivers everything accepted without a restart', async function () {
+    const outcome = await runScenario(rig, {
+      rate: RATE, durationMs: 16_000, faultAtMs: FAULT_AT_MS, mqttEvery: 4,
+      fault: async () => {
+        await rig.mariadb.kill();
+        await new Promise((r) => setTimeout(r, 10_000));
+        await rig.mariadb.start();
+      },
+    });
+    const { refused, retryAfter } = outcome.stream;
+    // Writes during the outage were refused as "try again", never as a server error.
+    expect(refused.get(503) ?? 0, JSON.stringify([...refused])).to.be.at.least(RATE * 5);
+    expect([...refused.keys()].filter((s) => s >= 500 && s !== 503), JSON.stringify([...refused])).to.deep.equal([]);
+    expect(retryAfter.every((v) => /^\d+$/.test(v)), `Retry-After: ${[...new Set(retryAfter)]}`).to.equal(true);
+    expectNothingLost(outcome, bounds);
+    expectNoServiceRestarted();
+  });
+});
