@@ -11,7 +11,7 @@ import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
-import { GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
+import { attemptDelay, GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
 import { createSendSlots } from './send-slots.js';
 import { createSettledLedger } from './settled-ledger.js';
@@ -132,7 +132,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<Service> {
     // Look for jobs of dead workers as often as a lock can expire.
     stalledInterval: deps.push.jobLockMs,
     settings: {
-      backoffStrategy: (_attempts, _type, err) => (err instanceof RetryLaterError ? err.delayMs : 1_000),
+      backoffStrategy: (attemptsMade, _type, err) => attemptDelay(attemptsMade, err),
     },
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));

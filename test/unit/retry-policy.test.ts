@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createOriginGate } from '../../services/push-worker/origin-gate.js';
-import { parseRetryAfter, retryDelay } from '../../services/push-worker/retry-policy.js';
+import { attemptDelay, parseRetryAfter, RetryLaterError, retryDelay } from '../../services/push-worker/retry-policy.js';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-11-23T10:00:00.000Z');
@@ -35,6 +35,19 @@ describe('retryDelay', () => {
 
   it('stops growing at the cap', () => {
     expect(retryDelay({ attemptsMade: 40, retryAfterMs: null, capMs: 60_000, random: () => 0.999 })).to.be.at.most(60_000);
+  });
+});
+
+describe('attemptDelay', () => {
+  it('waits as long as the attempt asked when it left endpoints to retry', () => {
+    expect(attemptDelay(3, new RetryLaterError(7_000, 2))).to.equal(7_000);
+  });
+
+  it('backs off exponentially after an attempt the database or Redis failed, so 8 attempts outlast a minute', () => {
+    const down = new Error('connect ECONNREFUSED 127.0.0.1:3306');
+    const delays = [1, 2, 3, 4, 5, 6, 7].map((attempts) => attemptDelay(attempts, down, () => 0));
+    expect(delays).to.deep.equal([500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000]);
+    expect(delays.reduce((a, b) => a + b)).to.be.above(60_000);
   });
 });
 
