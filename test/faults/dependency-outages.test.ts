@@ -1,23 +1,18 @@
 import { expect } from 'chai';
 import { FaultRig } from './support/fault-rig.js';
-import { expectNothingLost, runScenario } from './support/scenario.js';
-
-// Sizes and why: docs/decisions.md, "Fault tests".
-const SIZES = { users: 1_000, subscriptionsPerUser: 2, dashboards: 200, origins: 3, pushConcurrency: 8 };
-const RATE = 300;
-const DURATION_MS = 10_000;
-const FAULT_AT_MS = 3_000;
-const ROUTE_CONCURRENCY = 8;
-const bounds = {
-  pushBound: SIZES.pushConcurrency,
-  realtimeBound: ROUTE_CONCURRENCY,
-  // At least a second's worth: while a dependency is away the API answers 503 (or is slow).
-  minAccepted: RATE,
-};
+import {
+  expectNothingLost,
+  FAULT_AT_MS,
+  FAULT_BOUNDS as bounds,
+  FAULT_DURATION_MS,
+  FAULT_RATE as RATE,
+  FAULT_SIZES,
+  runScenario,
+} from './support/scenario.js';
 
 describe('Redis and MariaDB going away mid-stream', function () {
   this.timeout(240_000);
-  const rig = new FaultRig(SIZES);
+  const rig = new FaultRig(FAULT_SIZES);
   let startedBefore: Map<string, number | undefined>;
 
   before(async function () {
@@ -40,7 +35,7 @@ describe('Redis and MariaDB going away mid-stream', function () {
 
   it('loses no accepted event when Redis (AOF on) is killed and started again on its port and data', async function () {
     const outcome = await runScenario(rig, {
-      rate: RATE, durationMs: DURATION_MS, faultAtMs: FAULT_AT_MS, mqttEvery: 4,
+      rate: RATE, durationMs: FAULT_DURATION_MS, faultAtMs: FAULT_AT_MS, mqttEvery: 4,
       fault: async () => {
         await rig.redis.kill();
         await new Promise((r) => setTimeout(r, 1_000));

@@ -3,6 +3,25 @@ import { DeliveryCheck, describeReport, type DeliveryReport } from './delivery-c
 import type { FaultRig } from './fault-rig.js';
 import type { StreamResult } from './producer.js';
 
+// Sizes and rates of the fault scenarios; why these: docs/decisions.md, "Fault tests".
+export const FAULT_SIZES = { users: 1_000, subscriptionsPerUser: 2, dashboards: 200, origins: 3, pushConcurrency: 8 };
+export const FAULT_RATE = 300;
+export const FAULT_DURATION_MS = 10_000;
+/** When the fault comes: once every service is busy with the stream. */
+export const FAULT_AT_MS = 3_000;
+/** The notify-router's route jobs in flight (ROUTE_CONCURRENCY): each may publish again when resumed. */
+export const ROUTE_CONCURRENCY = 8;
+/**
+ * What every scenario must show: repeats within the sends in flight, and at least a second's
+ * worth of events accepted (on a loaded machine the API falls behind 300/s, and while a
+ * dependency is away it answers 503).
+ */
+export const FAULT_BOUNDS = {
+  pushBound: FAULT_SIZES.pushConcurrency,
+  realtimeBound: ROUTE_CONCURRENCY,
+  minAccepted: FAULT_RATE,
+};
+
 export interface ScenarioSettings {
   rate: number;
   durationMs: number;
