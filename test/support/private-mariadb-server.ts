@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
 import { freePort } from './free-port.js';
+import { signalAndWait } from './signal-child.js';
 
 const run = promisify(execFile);
 
@@ -68,13 +69,8 @@ export class PrivateMariadbServer {
   }
 
   /** Stops the server (SIGKILL: an outage, not a shutdown); its data stays for `start()`. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+  kill(): Promise<void> {
+    return signalAndWait(this.child, 'SIGKILL');
   }
 
   async remove(): Promise<void> {
