@@ -71,14 +71,17 @@ export class Producer {
     const result: StreamResult = { accepted: [], refused: new Map(), retryAfter: [], skipped: 0 };
     const pending = new Set<Promise<void>>();
     const started = Date.now();
-    let faulted: Promise<void> | undefined;
+    let faulted: Promise<{ err: unknown } | null> | undefined;
     for (let i = 0; ; i++) {
       // Event i leaves at its slot in the schedule, however late the previous ones were.
       const due = started + (i * 1000) / s.rate;
       if (due - started >= s.durationMs) break;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (s.fault && !faulted && Date.now() - started >= (s.faultAtMs ?? 0)) faulted = s.fault();
+      if (s.fault && !faulted && Date.now() - started >= (s.faultAtMs ?? 0)) {
+        // Settled here and rethrown after the stream, so a failing fault is not left unhandled.
+        faulted = s.fault().then(() => null, (err: unknown) => ({ err }));
+      }
       if (pending.size >= MAX_IN_FLIGHT) {
         result.skipped++;
         continue;
@@ -90,8 +93,9 @@ export class Producer {
       );
       pending.add(sending);
     }
-    await faulted;
+    const failure = await faulted;
     await Promise.all(pending);
+    if (failure) throw failure.err;
     return result;
   }
 
