@@ -36,6 +36,8 @@ export interface ScenarioSettings {
 export interface ScenarioOutcome {
   stream: StreamResult;
   report: DeliveryReport;
+  /** For reports over a part of the accepted events. */
+  check: DeliveryCheck;
   /** From the end of the stream to the last accepted event delivered. */
   drainMs: number;
 }
@@ -69,7 +71,7 @@ export async function runScenario(rig: FaultRig, s: ScenarioSettings): Promise<S
         `drain ${drainMs} ms: ${describeReport(report)}\n`,
     );
   }
-  return { stream, report, drainMs };
+  return { stream, report, check, drainMs };
 }
 
 /**
