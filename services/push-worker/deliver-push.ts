@@ -160,9 +160,9 @@ async function sendOne(
 
   const found = deps.vapidKeyFor(subscription);
   const vapidKey = found instanceof Promise ? await found : found;
-  const push = () => {
+  const push = (waited?: boolean) => {
     // The origin may have stopped answering while this send waited for its slot.
-    const pausedNow = deps.originGate.waitFor(origin);
+    const pausedNow = waited ? deps.originGate.waitFor(origin) : 0;
     if (pausedNow > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: pausedNow } } as const);
     return exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
   };
@@ -222,11 +222,13 @@ async function exchange(
     }
     log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
     // No answer (deadline, reset, refused): its other sends would most likely wait out the same
-    // deadline in their slots. They are retried after a short pause instead.
-    deps.originGate.pause(url.origin, UNANSWERED_ORIGIN_PAUSE_MS);
+    // deadline in their slots, holding their jobs. They are retried after a short pause, and then
+    // only once one probe has been answered.
+    deps.originGate.suspect(url.origin);
     deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
     return { response: null, result: UNANSWERED };
   }
+  deps.originGate.answered(url.origin);
   const result = outcomeOf(response, now);
   deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
   // Recorded before the slot is given back: an answered send must not be repeated.

@@ -6,8 +6,11 @@
  * service that answers slowly or not at all holds only its own: the others' sends go on.
  */
 export interface SendSlots {
-  /** Runs `work` in one of `origin`'s slots, after the work that was waiting for them before it. */
-  run<T>(origin: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one of `origin`'s slots, after the work that was waiting for them before it;
+   * `waited` tells it whether it had to wait (what it checked before may have changed).
+   */
+  run<T>(origin: string, work: (waited: boolean) => Promise<T>): Promise<T>;
 }
 
 interface Lane {
@@ -42,9 +45,9 @@ export function createSendSlots(size: number): SendSlots {
     lanes.set(origin, lane);
     return lane;
   };
-  const start = <T>(lane: Lane, work: () => Promise<T>): Promise<T> => {
+  const start = <T>(lane: Lane, work: (waited: boolean) => Promise<T>, waited: boolean): Promise<T> => {
     try {
-      return work().then(lane.done, lane.failed);
+      return work(waited).then(lane.done, lane.failed);
     } catch (err) {
       return Promise.reject(err).catch(lane.failed);
     }
@@ -54,9 +57,9 @@ export function createSendSlots(size: number): SendSlots {
       const lane = lanes.get(origin) ?? openLane(origin);
       if (lane.free > 0) {
         lane.free--;
-        return start(lane, work);
+        return start(lane, work, false);
       }
-      return new Promise<void>((resolve) => lane.waiting.push(resolve)).then(() => start(lane, work));
+      return new Promise<void>((resolve) => lane.waiting.push(resolve)).then(() => start(lane, work, true));
     },
   };
 }

@@ -21,7 +21,7 @@ import { createVapidAuthorizer } from './vapid-jwt.js';
 import { createWebPushSender, type PushSender } from './web-push-sender.js';
 
 /** Jobs a worker takes at once, per send slot of one push service. */
-const JOBS_PER_SEND_SLOT = 4;
+const JOBS_PER_SEND_SLOT = 8;
 
 export interface PushWorkerDeps {
   push: PushConfig;

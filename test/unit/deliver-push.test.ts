@@ -411,9 +411,9 @@ describe('deliverPush', () => {
       events.push(`settled ${outcome} ${hash === hashEndpoint(FCM) ? 'fcm' : 'edge'}`);
     };
     const slots = createSendSlots(1);
-    const tracked = { run: <T>(origin: string, work: () => Promise<T>) => slots.run(origin, async () => {
+    const tracked = { run: <T>(origin: string, work: (waited: boolean) => Promise<T>) => slots.run(origin, async (waited) => {
       events.push('slot taken');
-      const result = await work();
+      const result = await work(waited);
       events.push('slot freed');
       return result;
     }) };

@@ -63,6 +63,30 @@ describe('createOriginGate', () => {
     expect(gate.waitFor('https://fcm.googleapis.com')).to.equal(0);
   });
 
+  it('after a send got no answer, holds the origin back, then lets one probe through while the others wait for its answer', () => {
+    let now = 0;
+    const gate = createOriginGate(() => now);
+    gate.suspect('https://a.example');
+    expect(gate.waitFor('https://a.example')).to.equal(2_000);
+
+    now = 2_000;
+    expect(gate.waitFor('https://a.example'), 'the probe').to.equal(0);
+    expect(gate.waitFor('https://a.example'), 'the next send').to.be.above(0);
+    gate.answered('https://a.example');
+    expect(gate.waitFor('https://a.example'), 'answered: open again').to.equal(0);
+    expect(gate.waitFor('https://a.example')).to.equal(0);
+  });
+
+  it('holds the origin back again when the probe gets no answer either', () => {
+    let now = 0;
+    const gate = createOriginGate(() => now);
+    gate.suspect('https://a.example');
+    now = 2_000;
+    expect(gate.waitFor('https://a.example')).to.equal(0);
+    gate.suspect('https://a.example');
+    expect(gate.waitFor('https://a.example')).to.equal(2_000);
+  });
+
   it('keeps the longer of two pauses', () => {
     const gate = createOriginGate(() => 0);
     gate.pause('https://a.example', 5_000);
