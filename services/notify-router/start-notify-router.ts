@@ -52,6 +52,13 @@ export interface NotifyRouter extends Service {
 }
 
 const ROUTE_CONCURRENCY = 8;
+/**
+ * How soon the route jobs of a router that died are taken up by another (BullMQ lock and
+ * stalled-check interval). Routing one job takes milliseconds and the lock is renewed at half
+ * of this while it runs, so a short lock costs only a cheap check every 10 s; BullMQ's default
+ * of 30 s left a killed router's events waiting up to a minute.
+ */
+const ROUTE_JOB_LOCK_MS = 10_000;
 
 /**
  * Starts the router: an MQTT client of the broker that takes producers' events from
@@ -123,7 +130,13 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
       if (!parsed.success) throw new UnrecoverableError(`malformed route job: ${parsed.error.message}`);
       return routeEvent(routeDeps, parsed.data);
     },
-    { connection: workerRedis, prefix, concurrency: ROUTE_CONCURRENCY },
+    {
+      connection: workerRedis,
+      prefix,
+      concurrency: ROUTE_CONCURRENCY,
+      lockDuration: ROUTE_JOB_LOCK_MS,
+      stalledInterval: ROUTE_JOB_LOCK_MS,
+    },
   );
   worker.on('error', (err) => log.warn({ err: err.message }, 'route worker error'));
   if (deps.metrics) countJobOutcomes(deps.metrics, worker);

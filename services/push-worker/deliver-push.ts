@@ -7,7 +7,7 @@ import type {
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
-import { DEFAULT_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
+import { DEFAULT_ORIGIN_PAUSE_MS, UNANSWERED_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
 import type { SendSlots } from './send-slots.js';
 import { parseRetryAfter } from './retry-policy.js';
@@ -127,6 +127,9 @@ const RESULT: Readonly<Record<SendOutcome, SendResult>> = {
   retry: { outcome: 'retry' },
 };
 
+/** A send that got no answer: retried no sooner than its origin's pause ends. */
+const UNANSWERED: SendResult = { outcome: 'retry', retryAfterMs: UNANSWERED_ORIGIN_PAUSE_MS };
+
 /** An answered exchange (`response`), or one that ended without an answer. */
 interface Exchanged {
   response: PushResponse | null;
@@ -157,8 +160,13 @@ async function sendOne(
 
   const found = deps.vapidKeyFor(subscription);
   const vapidKey = found instanceof Promise ? await found : found;
-  const push = () => exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
-  const { response, result } = await (deps.slots ? deps.slots.run(push) : push());
+  const push = (waited?: boolean) => {
+    // The origin may have stopped answering while this send waited for its slot.
+    const pausedNow = waited ? deps.originGate.waitFor(origin) : 0;
+    if (pausedNow > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: pausedNow } } as const);
+    return exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
+  };
+  const { response, result } = await (deps.slots ? deps.slots.run(origin, push) : push());
   if (!response) return result;
   if (result.outcome === 'sent') {
     // Recorded for the whole job at once (recordSuccesses). RFC 8030 §5.2: the service may
@@ -213,9 +221,14 @@ async function exchange(
       return { response: null, result: await settle(deps, job, subscription, 'blocked') };
     }
     log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
+    // No answer (deadline, reset, refused): its other sends would most likely wait out the same
+    // deadline in their slots, holding their jobs. They are retried after a short pause, and then
+    // only once one probe has been answered.
+    deps.originGate.suspect(url.origin);
     deps.onSent?.({ origin: url.origin, outcome: 'retry', seconds: (now() - started) / 1000 });
-    return { response: null, result: RESULT.retry };
+    return { response: null, result: UNANSWERED };
   }
+  deps.originGate.answered(url.origin);
   const result = outcomeOf(response, now);
   deps.onSent?.({ origin: url.origin, outcome: result.outcome, seconds: (now() - started) / 1000 });
   // Recorded before the slot is given back: an answered send must not be repeated.

@@ -39,6 +39,16 @@ export function retryDelay(input: RetryDelayInput): number {
   return Math.max(backoff, input.retryAfterMs ?? 0);
 }
 
+/**
+ * BullMQ's delay before the next attempt of a push job: what the processor asked for (a
+ * RetryLaterError), else — the database or Redis failed under the attempt — the same
+ * exponential backoff, so that a job's attempts outlast an outage of a few seconds instead of
+ * being used up one second apart.
+ */
+export function attemptDelay(attemptsMade: number, err: unknown, random?: () => number): number {
+  return err instanceof RetryLaterError ? err.delayMs : retryDelay({ attemptsMade, retryAfterMs: null, random });
+}
+
 /** A push job attempt that left endpoints to retry; BullMQ's backoff takes `delayMs` from it. */
 export class RetryLaterError extends Error {
   constructor(

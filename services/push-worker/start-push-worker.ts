@@ -18,7 +18,7 @@ import { connectRedis, openQueue } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './deliver-push.js';
 import { createOriginGate } from './origin-gate.js';
-import { GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
+import { attemptDelay, GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
 import { createSendSlots } from './send-slots.js';
 import { createSettledLedger } from './settled-ledger.js';
@@ -26,6 +26,9 @@ import { startStaleSweep } from './sweep-stale.js';
 import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
 import { createWebPushSender, type PushSender } from './web-push-sender.js';
+
+/** Jobs a worker takes at once, per send slot of one push service. */
+const JOBS_PER_SEND_SLOT = 8;
 
 export interface PushWorkerDeps {
   push: PushConfig;
@@ -137,12 +140,14 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
   const worker = new Worker(QUEUE_NAMES.push, process, {
     connection,
     prefix,
-    concurrency: deps.push.concurrency,
+    // A job waits for all of its sends, so jobs held by a push service that answers slowly
+    // (each within its own PUSH_CONCURRENCY slots) must leave jobs free for the others.
+    concurrency: deps.push.concurrency * JOBS_PER_SEND_SLOT,
     lockDuration: deps.push.jobLockMs,
     // Look for jobs of dead workers as often as a lock can expire.
     stalledInterval: deps.push.jobLockMs,
     settings: {
-      backoffStrategy: (_attempts, _type, err) => (err instanceof RetryLaterError ? err.delayMs : 1_000),
+      backoffStrategy: (attemptsMade, _type, err) => attemptDelay(attemptsMade, err),
     },
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));

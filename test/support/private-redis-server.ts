@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
+import { signalAndWait } from './signal-child.js';
 
 /** A redis-server of the test's own, with AOF on, that the test may stop and start again. */
 export class PrivateRedisServer {
@@ -45,6 +46,11 @@ export class PrivateRedisServer {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
+  }
+
+  /** Kills the server (SIGKILL: a crash, no shutdown); what the AOF holds comes back with `start()`. */
+  kill(): Promise<void> {
+    return signalAndWait(this.child, 'SIGKILL');
   }
 
   /** Freezes the server (SIGSTOP): connections stay open and commands go unanswered. */

@@ -401,18 +401,19 @@ describe('deliverPush', () => {
 
   it('records an answered push as settled before its send slot is free for the next send', async () => {
     const { deps, subscribe, sender } = arrange();
+    // Two subscriptions at one push service, which has one slot.
     subscribe(FCM);
-    subscribe(MOZILLA);
-    sender.answer(FCM, 201).answer(MOZILLA, 410);
+    subscribe(EDGE_FCM);
+    sender.answer(FCM, 201).answer(EDGE_FCM, 410);
     const events: string[] = [];
     const onSettled = async (hash: string, outcome: string) => {
       await new Promise((r) => setTimeout(r, 5));
-      events.push(`settled ${outcome} ${hash === hashEndpoint(FCM) ? 'fcm' : 'mozilla'}`);
+      events.push(`settled ${outcome} ${hash === hashEndpoint(FCM) ? 'fcm' : 'edge'}`);
     };
     const slots = createSendSlots(1);
-    const tracked = { run: <T>(work: () => Promise<T>) => slots.run(async () => {
+    const tracked = { run: <T>(origin: string, work: (waited: boolean) => Promise<T>) => slots.run(origin, async (waited) => {
       events.push('slot taken');
-      const result = await work();
+      const result = await work(waited);
       events.push('slot freed');
       return result;
     }) };
@@ -420,8 +421,25 @@ describe('deliverPush', () => {
     await deliverPush({ ...deps, slots: tracked, onSettled }, pushJob(), NONE);
 
     expect(events).to.deep.equal([
-      'slot taken', 'settled sent fcm', 'slot freed', 'slot taken', 'settled gone mozilla', 'slot freed',
+      'slot taken', 'settled sent fcm', 'slot freed', 'slot taken', 'settled gone edge', 'slot freed',
     ]);
+  });
+
+  it('retries the sends waiting for a push service that did not answer, without sending them, while other services get theirs', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FCM);
+    subscribe(EDGE_FCM);
+    subscribe(MOZILLA);
+    sender.answer(FCM, new Error('connect ECONNRESET')).answer(EDGE_FCM, 201).answer(MOZILLA, 201);
+
+    const report = await deliverPush({ ...deps, slots: createSendSlots(1) }, pushJob(), NONE);
+
+    // EDGE_FCM waited for FCM's only slot; by then FCM had not answered, so it was not tried.
+    expect(sender.sentTo()).to.have.members([FCM, MOZILLA]);
+    expect(report.settled.get(hashEndpoint(MOZILLA))).to.equal('sent');
+    expect(report.retry).to.have.members([hashEndpoint(FCM), hashEndpoint(EDGE_FCM)]);
+    expect(report.retryAfterMs).to.be.at.least(1_000);
+    expect(deps.originGate.waitFor(new URL(MOZILLA).origin)).to.equal(0);
   });
 
   it("sends each user of a job their own Message, and records the job's successes in one call", async () => {

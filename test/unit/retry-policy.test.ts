@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createOriginGate } from '../../services/push-worker/origin-gate.js';
-import { parseRetryAfter, retryDelay } from '../../services/push-worker/retry-policy.js';
+import { attemptDelay, parseRetryAfter, RetryLaterError, retryDelay } from '../../services/push-worker/retry-policy.js';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-11-23T10:00:00.000Z');
@@ -38,6 +38,19 @@ describe('retryDelay', () => {
   });
 });
 
+describe('attemptDelay', () => {
+  it('waits as long as the attempt asked when it left endpoints to retry', () => {
+    expect(attemptDelay(3, new RetryLaterError(7_000, 2))).to.equal(7_000);
+  });
+
+  it('backs off exponentially after an attempt the database or Redis failed, so 8 attempts outlast a minute', () => {
+    const down = new Error('connect ECONNREFUSED 127.0.0.1:3306');
+    const delays = [1, 2, 3, 4, 5, 6, 7].map((attempts) => attemptDelay(attempts, down, () => 0));
+    expect(delays).to.deep.equal([500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000]);
+    expect(delays.reduce((a, b) => a + b)).to.be.above(60_000);
+  });
+});
+
 describe('createOriginGate', () => {
   it('holds back only the origin that was paused, until the pause is over', () => {
     let now = 0;
@@ -48,6 +61,30 @@ describe('createOriginGate', () => {
     expect(gate.waitFor('https://updates.push.services.mozilla.com')).to.equal(0);
     now = 3_000;
     expect(gate.waitFor('https://fcm.googleapis.com')).to.equal(0);
+  });
+
+  it('after a send got no answer, holds the origin back, then lets one probe through while the others wait for its answer', () => {
+    let now = 0;
+    const gate = createOriginGate(() => now);
+    gate.suspect('https://a.example');
+    expect(gate.waitFor('https://a.example')).to.equal(2_000);
+
+    now = 2_000;
+    expect(gate.waitFor('https://a.example'), 'the probe').to.equal(0);
+    expect(gate.waitFor('https://a.example'), 'the next send').to.be.above(0);
+    gate.answered('https://a.example');
+    expect(gate.waitFor('https://a.example'), 'answered: open again').to.equal(0);
+    expect(gate.waitFor('https://a.example')).to.equal(0);
+  });
+
+  it('holds the origin back again when the probe gets no answer either', () => {
+    let now = 0;
+    const gate = createOriginGate(() => now);
+    gate.suspect('https://a.example');
+    now = 2_000;
+    expect(gate.waitFor('https://a.example')).to.equal(0);
+    gate.suspect('https://a.example');
+    expect(gate.waitFor('https://a.example')).to.equal(2_000);
   });
 
   it('keeps the longer of two pauses', () => {
