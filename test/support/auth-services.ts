@@ -7,6 +7,7 @@ import { startBroker, type Broker, type BrokerDeps } from '../../services/broker
 import { startSubscriptionApi, type SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
 import { startDatabase, type Database } from '../../shared/database/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
+import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './test-databases.js';
 
@@ -106,6 +107,7 @@ export async function startAuthServices(auth: BrokerDeps['auth']): Promise<AuthS
       await Promise.allSettled([api.close(), broker.close()]);
       await database.close();
       await testDb.drop();
+      await obliterateQueues(TEST_REDIS_URL, redis.queuePrefix);
     },
   };
 }
