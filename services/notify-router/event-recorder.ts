@@ -25,7 +25,7 @@ export interface EventRecorderDeps {
   routeQueue: Pick<RouteQueue, 'addBulk'>;
   status: Pick<DeliveryStatus, 'setMany'>;
   /** Realtime-only events the intake published are never routed: their inbox items go in here. */
-  inbox: Pick<InboxWriter, 'record'>;
+  inbox: Pick<InboxWriter, 'add' | 'publishUnseen'>;
   log: Logger;
 }
 
@@ -56,18 +56,27 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
   // Push, or the realtime publish that failed), and routing fills the inbox.
   const done = (job: RouteJob) => job.realtimePublished === true && job.event.delivery === 'realtime';
   const finished = recorded.filter(done);
-  await Promise.all([
+  const [, , changed] = await Promise.all([
     deps.routeQueue.addBulk(recorded.filter((job) => !done(job))),
     deps.status.setMany(
       finished.map((job) => job.id),
       { realtime: 1, pushQueued: 0, pushSkippedOnline: 0 },
     ),
-    deps.inbox.record(
+    deps.inbox.add(
       finished.flatMap((job) =>
         (usersOf(job.target) ?? []).map((user) => ({ notificationId: job.id, package: job.package, user })),
       ),
     ),
   ]);
+  // The counts go out beside the acknowledgements, not before them: only the items must be
+  // stored first, and a count's read plus its broker round trip held every commit, and the
+  // events waiting behind it, for longer than the commit itself (bench:realtime). A count that
+  // fails to go out is logged; the user's next change, or GET /v1/inbox, brings the right one.
+  for (const [pkg, users] of changed) {
+    deps.inbox.publishUnseen(pkg, users).catch((err: unknown) =>
+      deps.log.warn({ err: (err as Error).message, package: pkg, users: users.length }, 'unseen counts not published'),
+    );
+  }
   const conflicts = jobs.length - recorded.length;
   if (conflicts > 0) deps.log.debug({ events: jobs.length, conflicts }, 'intake commit');
   return outcomes;

@@ -11,6 +11,11 @@ export interface InboxWriter {
    * Messages were published: the count follows the Message on the user's topic.
    */
   record(entries: readonly InboxEntry[]): Promise<void>;
+  /**
+   * `record` without the counts: puts the entries in their users' inboxes and answers those
+   * users by package, for `publishUnseen` later.
+   */
+  add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>>;
   /** Publishes the unseen count of each of these users of the package, as counted now. */
   publishUnseen(pkg: string, users: readonly string[]): Promise<void>;
 }
@@ -41,20 +46,26 @@ export function createInboxWriter(deps: InboxWriterDeps): InboxWriter {
     );
   }
 
+  async function add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>> {
+    if (entries.length === 0) return new Map();
+    await deps.inbox.add(entries, now());
+    const byPackage = new Map<string, Set<string>>();
+    for (const { package: pkg, user } of entries) {
+      let users = byPackage.get(pkg);
+      if (!users) byPackage.set(pkg, (users = new Set()));
+      users.add(user);
+    }
+    return new Map([...byPackage].map(([pkg, users]) => [pkg, [...users]]));
+  }
+
   return {
     async record(entries) {
-      if (entries.length === 0) return;
       // Always published, even when nothing new went in: a retry after a failed publish
       // inserts nothing, and its users must still get their count.
-      await deps.inbox.add(entries, now());
-      const byPackage = new Map<string, Set<string>>();
-      for (const { package: pkg, user } of entries) {
-        let users = byPackage.get(pkg);
-        if (!users) byPackage.set(pkg, (users = new Set()));
-        users.add(user);
-      }
-      await Promise.all([...byPackage].map(([pkg, users]) => publishUnseen(pkg, [...users])));
+      const changed = await add(entries);
+      await Promise.all([...changed].map(([pkg, users]) => publishUnseen(pkg, users)));
     },
+    add,
     publishUnseen,
   };
 }

@@ -74,8 +74,25 @@ export class RecordingInbox {
   /** Set to make the next calls fail, as a database that is down does. */
   failWith: Error | null = null;
 
-  async record(entries: readonly { notificationId: string; package: string; user: string }[]): Promise<void> {
+  /** Users whose counts were published, by call: `package/user`. */
+  readonly published: string[][] = [];
+  /** Set to make publishing counts fail, as a broker that is down does. */
+  publishFailsWith: Error | null = null;
+
+  async add(entries: readonly { notificationId: string; package: string; user: string }[]): Promise<Map<string, string[]>> {
     if (this.failWith) throw this.failWith;
-    this.calls.push(entries.map((e) => ({ ...e })));
+    if (entries.length > 0) this.calls.push(entries.map((e) => ({ ...e })));
+    const byPackage = new Map<string, string[]>();
+    for (const e of entries) byPackage.set(e.package, [...new Set([...(byPackage.get(e.package) ?? []), e.user])]);
+    return byPackage;
+  }
+
+  async record(entries: readonly { notificationId: string; package: string; user: string }[]): Promise<void> {
+    for (const [pkg, users] of await this.add(entries)) await this.publishUnseen(pkg, users);
+  }
+
+  async publishUnseen(pkg: string, users: readonly string[]): Promise<void> {
+    if (this.publishFailsWith) throw this.publishFailsWith;
+    this.published.push(users.map((user) => `${pkg}/${user}`));
   }
 }

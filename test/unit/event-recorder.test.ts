@@ -88,6 +88,31 @@ describe('createEventRecorder', () => {
     ]);
   });
 
+  it("publishes the unseen counts of a commit's realtime-only users once its items are stored, without holding the commit", async () => {
+    const { recorder, inbox } = arrange();
+    let release: () => void = () => undefined;
+    const publishing = new Promise<void>((resolve) => (release = resolve));
+    const publish = inbox.publishUnseen.bind(inbox);
+    inbox.publishUnseen = async (pkg, users) => {
+      await publishing;
+      return publish(pkg, users);
+    };
+
+    await Promise.all([recorder.record(job('rt-1', { delivery: 'realtime' })), recorder.record(job('rt-2', { delivery: 'realtime' }))]);
+    expect(inbox.published, 'the events were acknowledged while the counts were still going out').to.deep.equal([]);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(inbox.published).to.deep.equal([['crm/alice']]);
+  });
+
+  it('records the events of a commit whose counts could not be published (the next change brings the count)', async () => {
+    const { recorder, inbox } = arrange();
+    inbox.publishFailsWith = new Error('broker is down');
+
+    expect(await recorder.record(job('rt', { delivery: 'realtime' }))).to.equal('recorded');
+    expect(inbox.calls.flat().map((e) => e.notificationId)).to.deep.equal(['rt']);
+  });
+
   it('rejects the events of a commit whose inbox write failed, so the intake stores them again', async () => {
     const { recorder, inbox } = arrange();
     inbox.failWith = new Error('database is down');
