@@ -8,7 +8,6 @@
  * first pass inserts and later passes update, as browsers re-subscribing do.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { createConnection } from 'mysql2/promise';
@@ -16,7 +15,7 @@ import { Fleet } from '../test/support/fleet.js';
 import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { createBrowserKeys } from '../test/support/web-push-receiver.js';
-import { writePerformanceBlock } from './support/performance-doc.js';
+import { formatCount as n, formatMs as ms, machineLine, writePerformanceBlock } from './support/performance-doc.js';
 import { machineBusySeconds, pidsOf, processCpuSeconds } from './support/proc-stats.js';
 
 const { values: opts } = parseArgs({
@@ -124,8 +123,6 @@ async function rowCount(databaseUrl: string, pkg: string): Promise<number> {
   }
 }
 
-const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
-const n = (v: number) => Math.round(v).toLocaleString('en');
 const cpuText = (cpu: Record<string, number>, other: number) =>
   [...Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`), `other load ${other.toFixed(2)}`].join(', ');
 
@@ -136,7 +133,7 @@ function render(results: { target: Target; saturated: Run; paced: Run }[], start
   return [
     `Run ${started.toISOString()} — \`npm run bench:api\` (${Math.round(seconds)} s)`,
     '',
-    `- Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; MariaDB on loopback`,
+    machineLine('MariaDB on loopback'),
     `- Each request upserts one of ${n(ROWS)} (user, endpoint) pairs of ${n(USERS)} users in turn (first pass inserts, the rest update). Warm-up ${WARMUP} s per server, not measured. Saturated: ${CONNECTIONS} connections for ${SECONDS} s. Paced: ${n(RATE)} requests/s over ${CONNECTIONS * 2} connections for ${SECONDS} s. Latency is autocannon's, request sent → response read.`,
     '',
     '| server | load | upserts/s | p50 ms | p99 ms | max ms | requests | CPU cores busy |',

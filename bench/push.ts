@@ -68,7 +68,7 @@ import {
 } from '../test/support/web-push-receiver.js';
 import { summariseProfile, type ProfileSummary } from './support/cpu-profile.js';
 import { writePerformanceBlock } from './support/performance-doc.js';
-import { machineBusySeconds } from './support/proc-stats.js';
+import { machineBusySeconds, pidsOf, processCpuSeconds } from './support/proc-stats.js';
 import type { WorkerSettings } from './support/push-worker-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -301,21 +301,8 @@ class WorkerProcess {
 const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 const cpuDelta = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => cpuSeconds(b) - cpuSeconds(a);
 
-/** CPU seconds of every process whose command name is `comm` (from /proc/<pid>/stat). */
-function processCpuSeconds(comm: string): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // process went away
-    }
-  }
-  return total;
-}
+/** CPU seconds of every process whose command name is `comm`. */
+const cpuSecondsOf = (comm: string) => pidsOf(comm).reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
 
 /** Redis commands run so far (INFO commandstats): calls and µs per command name. */
 async function redisCommandStats(client: Redis): Promise<Map<string, { calls: number; usec: number }>> {
@@ -463,7 +450,7 @@ async function pushJobsFor(eventId: string, users: readonly Subscriber[]): Promi
   await routeEvent(
     {
       realtime: { publish: async () => undefined },
-      inbox: { record: async () => undefined },
+      inbox: { add: async () => new Map(), publishUnseen: async () => undefined },
       presence: { online: async () => new Set<string>() },
       resolveTarget: createTargetResolver({
         forEachBatch: async () => undefined,
@@ -835,7 +822,7 @@ async function runSystem(
     const redis0 = await redisCpuSeconds(redis!);
     const redisPid = Number(/process_id:(\d+)/.exec(await redis!.info('server'))?.[1] ?? -1);
     const commands0 = await redisCommandStats(redis!);
-    const maria0 = ctx.databaseKind === 'mysql' ? processCpuSeconds('mariadbd') : 0;
+    const maria0 = ctx.databaseKind === 'mysql' ? cpuSecondsOf('mariadbd') : 0;
     const cpu0 = await Promise.all(workers.map((w) => w.cpu()));
     const machine0 = machineBusySeconds();
     const procs0 = processTicks();
@@ -853,7 +840,7 @@ async function runSystem(
     const procs1 = processTicks();
     const redis1 = await redisCpuSeconds(redis!);
     const commands1 = await redisCommandStats(redis!);
-    const maria1 = ctx.databaseKind === 'mysql' ? processCpuSeconds('mariadbd') : 0;
+    const maria1 = ctx.databaseKind === 'mysql' ? cpuSecondsOf('mariadbd') : 0;
     const stats = await service.stats();
     const parentCpu = cpuSeconds(process.cpuUsage(producer0));
 

@@ -4,7 +4,6 @@
  * Prints a Markdown block and writes it into docs/performance.md (see `--no-write`).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
@@ -15,7 +14,7 @@ import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { QUEUE_NAMES } from '../shared/topics/index.js';
 import { TEST_REDIS_URL } from '../test/support/test-databases.js';
-import { writePerformanceBlock } from './support/performance-doc.js';
+import { formatCount as n, formatMs as ms, machineLine, writePerformanceBlock } from './support/performance-doc.js';
 import { machineBusySeconds, pidsOf, processCpuSeconds, rssMiB } from './support/proc-stats.js';
 
 const arg = (name: string, fallback: number) => {
@@ -281,16 +280,13 @@ async function groupSend(fleet: Fleet, router: ServiceProcess, mqttUrl: string, 
 }
 
 function machine(): string {
-  const cpu = cpus()[0]?.model ?? '?';
   const mosquitto = spawnSync('mosquitto', ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim();
   return [
-    `- Machine: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${mosquitto}`,
+    machineLine(mosquitto),
     `- ${USERS.toLocaleString('en')} dashboards (one MQTT connection each, QoS 1) and one producer in the benchmark's process; brokers, router, Redis and MariaDB in their own processes on the same cores.`,
   ].join('\n');
 }
 
-const ms = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
-const n = (v: number) => Math.round(v).toLocaleString('en');
 
 function render(runs: [Path, Run][], groups: GroupRun[], started: Date, seconds: number): string {
   const [mosq, aedes, axion] = runs.map(([, r]) => r) as [Run, Run, Run];

@@ -15,14 +15,13 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { Fleet } from '../test/support/fleet.js';
 import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { createBrowserKeys } from '../test/support/web-push-receiver.js';
-import { writePerformanceBlock } from './support/performance-doc.js';
+import { formatCount as n, machineLine, writePerformanceBlock } from './support/performance-doc.js';
 import { rssMiB } from './support/proc-stats.js';
 
 const { values: opts } = parseArgs({
@@ -81,7 +80,6 @@ async function post(url: string, headers: Record<string, string>, body: unknown)
 
 const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);
 const mib = (v: number) => `${v.toFixed(0)} MiB`;
-const n = (v: number) => Math.round(v).toLocaleString('en');
 
 async function main(): Promise<void> {
   const started = new Date();
@@ -220,7 +218,7 @@ async function main(): Promise<void> {
     const block = [
       `Run ${started.toISOString()} — \`npm run bench:soak\` (${Math.round(seconds)} s)`,
       '',
-      `- Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}`,
+      machineLine(),
       `- Load: ${n(RATE)} events/s (\`delivery: always\`, one user each, half over HTTP, half over MQTT) for ${WARMUP_MINUTES} min of warm-up and ${MINUTES} min measured; ${n(USERS)} users with one subscription each on a local push service, ${n(DASHBOARDS)} of them with a dashboard connected.`,
       `- Events: ${n(accepted.length)} accepted, ${n(refused)} refused; Web Push requests received ${n(pushed)} (lost ${n(lost.push)}); dashboard messages missing ${n(lost.mqtt)}, repeated ${n(repeats)}.`,
       '',

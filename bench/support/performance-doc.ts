@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 
 const DOC = new URL('../../docs/performance.md', import.meta.url).pathname;
 
@@ -18,4 +19,15 @@ export function writePerformanceBlock(name: string, block: string): void {
     ? `${doc.slice(0, at)}${begin}\n${block}\n${doc.slice(until)}`
     : `${doc.trimEnd()}\n\n${begin}\n${block}\n${end}\n`;
   writeFileSync(DOC, replaced);
+}
+
+/** Milliseconds as the result tables show them: two decimals below 10, one above. */
+export const formatMs = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+/** A count with thousands separators. */
+export const formatCount = (v: number) => Math.round(v).toLocaleString('en');
+
+/** The "Machine:" line of a results block; `extra` names what else the run depends on. */
+export function machineLine(extra?: string): string {
+  const model = cpus()[0]?.model ?? '?';
+  return `- Machine: ${cpus().length} cores (${model}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}${extra ? `; ${extra}` : ''}`;
 }

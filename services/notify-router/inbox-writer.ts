@@ -7,13 +7,8 @@ import type { RealtimePublisher } from './realtime-publisher.js';
 export interface InboxWriter {
   /**
    * Puts each entry in its user's inbox (one insert for all of them; entries already there are
-   * left alone), then publishes each of those users' unseen count. Call it after the entries'
+   * left alone) and answers those users by package, for `publishUnseen` once the entries'
    * Messages were published: the count follows the Message on the user's topic.
-   */
-  record(entries: readonly InboxEntry[]): Promise<void>;
-  /**
-   * `record` without the counts: puts the entries in their users' inboxes and answers those
-   * users by package, for `publishUnseen` later.
    */
   add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>>;
   /** Publishes the unseen count of each of these users of the package, as counted now. */
@@ -58,14 +53,5 @@ export function createInboxWriter(deps: InboxWriterDeps): InboxWriter {
     return new Map([...byPackage].map(([pkg, users]) => [pkg, [...users]]));
   }
 
-  return {
-    async record(entries) {
-      // Always published, even when nothing new went in: a retry after a failed publish
-      // inserts nothing, and its users must still get their count.
-      const changed = await add(entries);
-      await Promise.all([...changed].map(([pkg, users]) => publishUnseen(pkg, users)));
-    },
-    add,
-    publishUnseen,
-  };
+  return { add, publishUnseen };
 }

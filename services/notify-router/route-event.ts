@@ -19,7 +19,7 @@ export const MIN_DELIVERY_WINDOW_MS = 30_000;
 
 export interface RouteEventDeps {
   realtime: Pick<RealtimePublisher, 'publish'>;
-  inbox: Pick<InboxWriter, 'record'>;
+  inbox: Pick<InboxWriter, 'add' | 'publishUnseen'>;
   resolveTarget: ResolveTarget;
   presence: PresenceReader;
   status: Pick<DeliveryStatus, 'set'>;
@@ -64,8 +64,9 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
         ),
       );
     }
-    // One insert and one grouped count per batch, after the Messages: the count follows them.
-    await deps.inbox.record(users.map((user) => ({ notificationId: job.id, package: job.package, user })));
+    // One insert per batch, after the Messages; the counts go out once the push jobs are queued
+    // (a count's read and broker round trip need not hold the Web Push of a fan-out).
+    const changed = await deps.inbox.add(users.map((user) => ({ notificationId: job.id, package: job.package, user })));
     const pushUsers = new Set(await usersForPush(deps, job.package, event.delivery, users));
     const pushJobs: PushJob[] = [];
     // Chunks are cut from the batch before presence is applied and keyed by the whole chunk:
@@ -88,6 +89,9 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
       });
     }
     await deps.pushQueue.addBulk(pushJobs);
+    // Published even when nothing new went in: a retry after a failed publish inserts nothing,
+    // and its users must still get their count.
+    await Promise.all([...changed].map(([pkg, batchUsers]) => deps.inbox.publishUnseen(pkg, batchUsers)));
     outcome.realtime += users.length;
     outcome.pushQueued += pushUsers.size;
     // Users that `offline` left to their live dashboards.

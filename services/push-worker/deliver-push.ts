@@ -155,15 +155,16 @@ async function sendOne(
     return settle(deps, job, subscription, 'gone');
   }
   const { origin } = url;
-  const paused = deps.originGate.waitFor(origin);
-  if (paused > 0) return { outcome: 'retry', retryAfterMs: paused };
+  const held = deps.originGate.heldFor(origin);
+  if (held > 0) return { outcome: 'retry', retryAfterMs: held };
 
   const found = deps.vapidKeyFor(subscription);
   const vapidKey = found instanceof Promise ? await found : found;
-  const push = (waited?: boolean) => {
-    // The origin may have stopped answering while this send waited for its slot.
-    const pausedNow = waited ? deps.originGate.waitFor(origin) : 0;
-    if (pausedNow > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: pausedNow } } as const);
+  const push = () => {
+    // Asked in the slot: the origin may have stopped answering while this send waited for it,
+    // and a send that takes the probe must be the one that goes.
+    const paused = deps.originGate.waitFor(origin);
+    if (paused > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: paused } } as const);
     return exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
   };
   const { response, result } = await (deps.slots ? deps.slots.run(origin, push) : push());

@@ -10,6 +10,11 @@ export interface OriginGate {
    * keep waiting until that probe is answered.
    */
   waitFor(origin: string): number;
+  /**
+   * `waitFor` without taking the probe: whether a send need not even queue for a slot. The
+   * send asks `waitFor` once it has its slot.
+   */
+  heldFor(origin: string): number;
   /** The push service asked us to wait (429/503): every send waits until then. */
   pause(origin: string, ms: number): void;
   /** A send got no answer (deadline, reset, refused): hold back, then probe with one send. */
@@ -40,12 +45,20 @@ interface Hold {
 
 export function createOriginGate(now: () => number = Date.now): OriginGate {
   const holds = new Map<string, Hold>();
+  const heldFor = (origin: string): number => {
+    const hold = holds.get(origin);
+    if (hold === undefined) return 0;
+    const left = hold.until - now();
+    if (left <= 0) return 0;
+    return hold.probing ? Math.min(left, UNANSWERED_ORIGIN_PAUSE_MS) : left;
+  };
   return {
+    heldFor,
     waitFor(origin) {
+      const held = heldFor(origin);
+      if (held > 0) return held;
       const hold = holds.get(origin);
       if (hold === undefined) return 0;
-      const left = hold.until - now();
-      if (left > 0) return hold.probing ? Math.min(left, UNANSWERED_ORIGIN_PAUSE_MS) : left;
       if (!hold.suspected) {
         holds.delete(origin);
         return 0;
@@ -64,7 +77,10 @@ export function createOriginGate(now: () => number = Date.now): OriginGate {
       });
     },
     suspect(origin) {
-      holds.set(origin, { until: now() + UNANSWERED_ORIGIN_PAUSE_MS, suspected: true, probing: false });
+      // A longer pause the service asked for (429/503) stands.
+      const hold = holds.get(origin);
+      const asked = hold && !hold.probing ? hold.until : 0;
+      holds.set(origin, { until: Math.max(now() + UNANSWERED_ORIGIN_PAUSE_MS, asked), suspected: true, probing: false });
     },
     answered(origin) {
       if (holds.get(origin)?.suspected) holds.delete(origin);

@@ -6,11 +6,8 @@
  * service that answers slowly or not at all holds only its own: the others' sends go on.
  */
 export interface SendSlots {
-  /**
-   * Runs `work` in one of `origin`'s slots, after the work that was waiting for them before it;
-   * `waited` tells it whether it had to wait (what it checked before may have changed).
-   */
-  run<T>(origin: string, work: (waited: boolean) => Promise<T>): Promise<T>;
+  /** Runs `work` in one of `origin`'s slots, after the work that was waiting for them before it. */
+  run<T>(origin: string, work: () => Promise<T>): Promise<T>;
 }
 
 interface Lane {
@@ -22,13 +19,16 @@ interface Lane {
 
 export function createSendSlots(size: number): SendSlots {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`send slots must be a positive integer, got ${size}`);
+  // A lane per origin, kept once made: there are few push services, and every send passes
+  // through here, so nothing is allocated per send.
   const lanes = new Map<string, Lane>();
-  // Made once per origin in use, not per send: every send passes through here.
-  const openLane = (origin: string): Lane => {
+  const laneOf = (origin: string): Lane => {
+    const found = lanes.get(origin);
+    if (found) return found;
     const release = () => {
       const next = lane.waiting.shift();
       if (next) next();
-      else if (++lane.free === size) lanes.delete(origin);
+      else lane.free++;
     };
     const lane: Lane = {
       free: size,
@@ -45,21 +45,23 @@ export function createSendSlots(size: number): SendSlots {
     lanes.set(origin, lane);
     return lane;
   };
-  const start = <T>(lane: Lane, work: (waited: boolean) => Promise<T>, waited: boolean): Promise<T> => {
+  const start = <T>(lane: Lane, work: () => Promise<T>): Promise<T> => {
+    let running: Promise<T>;
     try {
-      return work(waited).then(lane.done, lane.failed);
+      running = work();
     } catch (err) {
-      return Promise.reject(err).catch(lane.failed);
+      running = Promise.reject(err);
     }
+    return running.then(lane.done, lane.failed);
   };
   return {
     run(origin, work) {
-      const lane = lanes.get(origin) ?? openLane(origin);
+      const lane = laneOf(origin);
       if (lane.free > 0) {
         lane.free--;
-        return start(lane, work, false);
+        return start(lane, work);
       }
-      return new Promise<void>((resolve) => lane.waiting.push(resolve)).then(() => start(lane, work, true));
+      return new Promise<void>((resolve) => lane.waiting.push(resolve)).then(() => start(lane, work));
     },
   };
 }

@@ -170,7 +170,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     }
   });
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
-  log.info({ concurrency: deps.push.concurrency }, 'push-worker started');
+  log.info({ sendSlotsPerOrigin: deps.push.concurrency, jobsAtOnce: deps.push.concurrency * JOBS_PER_SEND_SLOT }, 'push-worker started');
 
   const shutdownTimeoutMs = deps.push.shutdownTimeoutMs ?? DEFAULT_PUSH_SHUTDOWN_TIMEOUT_MS;
   return {

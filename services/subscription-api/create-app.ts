@@ -9,7 +9,7 @@ import type {
   VapidKeyStore,
 } from '../../shared/database/index.js';
 import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
-import { readinessHandler, type Readiness } from '../../shared/health/index.js';
+import { createReadiness, readinessHandler, type Readiness } from '../../shared/health/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { createMetricsHandler, type MetricsRegistry } from '../../shared/metrics/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/readyz', readinessHandler(deps.readiness ?? (async () => ({ ready: true, checks: {}, failing: [] }))));
+  app.get('/readyz', readinessHandler(deps.readiness ?? createReadiness([])));
   if (deps.metrics) app.get('/metrics', createMetricsHandler(deps.metrics.registry));
   app.use(openApiRoutes({ demo: deps.demo !== undefined, metrics: deps.metrics !== undefined, board: deps.boardQueues !== undefined }));
   app.use(vapidRoutes(deps));

@@ -1,10 +1,9 @@
 import express, { type Request, type RequestHandler } from 'express';
 import { AppError, UnsupportedMediaTypeError } from '../../shared/errors/index.js';
-import { jsonTextProblem, MAX_JSON_DEPTH } from '../../shared/events/index.js';
+import { jsonTextProblem } from '../../shared/events/index.js';
 
 /** Largest JSON body: an event fits in 4 KB; the rest is headroom for `data` and names. */
 export const BODY_LIMIT = '64kb';
-export { MAX_JSON_DEPTH };
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 

@@ -18,8 +18,7 @@ export async function markInboxSeen(
   now = new Date(),
 ): Promise<{ marked: number; unseen: number }> {
   assertPackageAccess(caller, input.package);
-  const which: SeenSelection = 'ids' in input ? { ids: input.ids } : { upTo: input.upTo };
-  const marked = await deps.inbox.markSeen(input.package, caller.user, which, now);
+  const marked = await deps.inbox.markSeen(input.package, caller.user, input, now);
   await deps.inboxQueue.unseenChanged({ package: input.package, user: caller.user });
   const counts = await deps.inbox.countUnseen(input.package, [caller.user]);
   return { marked, unseen: counts.get(caller.user) ?? 0 };

@@ -55,7 +55,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const presentedDigest = digest(presented);
     return keys.find((k) => timingSafeEqual(k.digest, presentedDigest));
   };
-  const isServiceKey = (presented: string) => findKey(presented) !== undefined;
   const findService = (presented: string): ServiceCaller | undefined => {
     const key = findKey(presented);
     return key && { kind: 'service', name: key.name, packages: key.packages, admin: key.admin, router: key.router };
@@ -74,7 +73,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       }
       if (hook && (credentials.authorization || credentials.cookie)) {
         // A service's API key in Authorization is ours, never the application's to see.
-        if (token && isServiceKey(token)) throw new UnauthenticatedError('an API key is not a user token');
+        if (token && findService(token)) throw new UnauthenticatedError('an API key is not a user token');
         const check = await hook(credentials);
         if ('caller' in check) return check.caller;
         checks.push(check);

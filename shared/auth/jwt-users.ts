@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { createAnswerCache } from './answer-cache.js';
+import { createAnswerCache } from '../answer-cache/index.js';
 import { toUserCaller } from './credentials.js';
 import type { UserCheck } from './user-check.js';
 

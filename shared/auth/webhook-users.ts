@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logging/index.js';
-import { createAnswerCache } from './answer-cache.js';
+import { createAnswerCache } from '../answer-cache/index.js';
 import { toUserCaller, type UserCredentials } from './credentials.js';
 import type { UserCheck } from './user-check.js';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IsNull, LessThan, LessThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { PushSubscriptionEntity, type PushSubscriptionRow } from '../entities/index.js';
+import { affectedRows } from './raw-sql.js';
 
 /** A subscription as a caller may see it: no key material. */
 export type SubscriptionView = Omit<PushSubscriptionRow, 'p256dh' | 'auth'>;
@@ -32,7 +33,6 @@ export interface UpsertSubscription {
   reminder?: SubscriptionReminder | null;
 }
 
-/** A subscription's daily reminder, as the `notify_*` columns hold it. */
 export interface UpsertResult {
   endpointHash: string;
   created: boolean;
@@ -41,6 +41,7 @@ export interface UpsertResult {
   total: number;
 }
 
+/** A subscription's daily reminder, as the `notify_*` columns hold it. */
 export interface SubscriptionReminder {
   utcHour: number;
   minute: number;
@@ -50,9 +51,10 @@ export interface SubscriptionReminder {
 
 /** Persistence of browser subscriptions, keyed by (user, package, SHA-256 of endpoint). */
 export interface SubscriptionStore {
-  /** Inserts, or updates and reactivates the row with the same key. */
-  /** Also answers the reminder the subscription has now (given, or kept). */
-  /** Stores the subscription; `total` is the user's active subscriptions in the package after it. */
+  /**
+   * Inserts, or updates and reactivates the row with the same key; answers the reminder the
+   * subscription has now (given, or kept) and the user's active subscriptions in the package.
+   */
   upsert(input: UpsertSubscription): Promise<UpsertResult>;
   /** `upsert` for many subscriptions at once (a group commit): one result per input, in order. */
   upsertMany(inputs: UpsertSubscription[]): Promise<UpsertResult[]>;
@@ -103,14 +105,7 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
   const value = (property: string, v: unknown) => dataSource.driver.preparePersistentValue(v, columnOf(property)) as unknown;
   const mysql = dataSource.driver.options.type === 'mysql' || dataSource.driver.options.type === 'mariadb';
   /** Runs a write; answers the rows it changed. */
-  const run = async (sql: string, parameters: unknown[]): Promise<number> => {
-    const runner = dataSource.createQueryRunner();
-    try {
-      return (await runner.query(sql, parameters, true)).affected ?? 0;
-    } finally {
-      await runner.release();
-    }
-  };
+  const run = (sql: string, parameters: unknown[]) => affectedRows(dataSource, sql, parameters);
   const where = (key: SubscriptionKey) => ({
     user: key.user,
     package: key.package,
@@ -178,7 +173,9 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
     const byPair = new Map<string, Record<string, unknown>[]>();
     for (const row of rows) {
       const pair = `${String(row['user'])}\n${String(row['package'])}`;
-      byPair.set(pair, [...(byPair.get(pair) ?? []), row]);
+      const list = byPair.get(pair);
+      if (list) list.push(row);
+      else byPair.set(pair, [row]);
     }
     return byPair;
   }

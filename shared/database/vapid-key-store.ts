@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { createAnswerCache } from '../answer-cache/index.js';
 import { VapidKeyEntity, type VapidKeyRow } from '../entities/index.js';
 import { generateVapidKeyPair } from '../vapid/index.js';
 import { isDuplicateKey } from './subscription-store.js';
@@ -32,7 +33,7 @@ export interface VapidKeyStoreOptions {
 export function createVapidKeyStore(dataSource: DataSource, options: VapidKeyStoreOptions = {}): VapidKeyStore {
   const repo = dataSource.getRepository(VapidKeyEntity);
   const findCurrent = (pkg: string) => repo.findOne({ where: { currentFor: pkg }, select: SELECT });
-  const byPublicKeyCache = new Map<string, VapidKey>();
+  const byPublicKeyCache = createAnswerCache<VapidKey | null>({ maxEntries: PUBLIC_KEY_CACHE_SIZE });
 
   return {
     async current(pkg) {
@@ -52,19 +53,13 @@ export function createVapidKeyStore(dataSource: DataSource, options: VapidKeySto
       }
     },
     byId: (id) => repo.findOne({ where: { id }, select: SELECT }),
-    async byPublicKey(pkg, publicKey) {
-      // A key row never changes once written, so a found one is kept; every subscribe from the
-      // browser client names its key, and this saves that query (bench:api).
-      const cacheKey = `${pkg}\n${publicKey}`;
-      const cached = byPublicKeyCache.get(cacheKey);
-      if (cached) return cached;
-      const found = await repo.findOne({ where: { package: pkg, publicKey }, select: SELECT });
-      if (found) {
-        if (byPublicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE) byPublicKeyCache.delete(byPublicKeyCache.keys().next().value as string);
-        byPublicKeyCache.set(cacheKey, found);
-      }
-      return found;
-    },
+    // A key row never changes once written, so a found one is kept; every subscribe from the
+    // browser client names its key, and this saves that query (bench:api).
+    byPublicKey: (pkg, publicKey) =>
+      byPublicKeyCache.get(`${pkg}\n${publicKey}`, async () => {
+        const found = await repo.findOne({ where: { package: pkg, publicKey }, select: SELECT });
+        return { value: found, ttlMs: found ? Number.POSITIVE_INFINITY : 0 };
+      }),
     async rotate(pkg) {
       const pair = generateVapidKeyPair();
       return dataSource.transaction(async (tx) => {

@@ -1,3 +1,5 @@
+import { withDeadline } from '../lifecycle/with-deadline.js';
+
 /** One dependency a service needs to do its work, and how to tell it is there. */
 export interface ReadinessCheck {
   /** Named in the answer when it fails: `database`, `redis`, `broker`. */
@@ -73,14 +75,6 @@ export function createReadiness(
     const failing = results.filter(([, r]) => !r.ok).map(([name]) => name);
     return { ready: failing.length === 0, checks: Object.fromEntries(results), failing };
   };
-}
-
-function withDeadline(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The error's message only, cut short: driver messages can be long, never worth more here. */

@@ -4,3 +4,4 @@ export { listen, closeServer } from './listen.js';
 export type { ListenOptions } from './listen.js';
 export { runProcess } from './run-process.js';
 export type { ProcessContext } from './run-process.js';
+export { withDeadline } from './with-deadline.js';

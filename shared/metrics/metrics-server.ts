@@ -89,9 +89,9 @@ async function answer(
     return;
   }
   const { status, headers, body } =
-    path === '/healthz' || !options.readiness
-      ? { status: 200, headers: {}, body: path === '/healthz' ? { ok: true } : { status: 'ready', checks: {} } }
-      : readinessAnswer(await options.readiness());
+    path === '/healthz'
+      ? { status: 200, headers: {}, body: { ok: true } }
+      : readinessAnswer(await (options.readiness ?? createReadiness([]))());
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(head ? undefined : JSON.stringify(body));
 }

@@ -1,5 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { MetricsRegistry } from './create-metrics-registry.js';
+import { withDeadline } from '../lifecycle/with-deadline.js';
 
 /** A queue whose jobs can be counted by state (see `queueDepthSource` for BullMQ). */
 export interface QueueDepthSource {
@@ -72,13 +73,4 @@ export function registerQueueDepth(
     },
   });
   gauge.add(queues);
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -148,12 +148,15 @@ describe('HTTP rate limits (Redis, SQLite)', function () {
       const lines: string[] = [];
       const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
       const log = createLogger({ level: 'warn', name: 'test', destination: sink });
-      const api = await start({ ...OFF, userPerMinute: 2 }, { redisUrl: redis.url, log });
+      const api = await start({ ...OFF, userPerMinute: 2, servicePerMinute: 2 }, { redisUrl: redis.url, log });
       const alice = { authorization: `Bearer ${await userToken('alice', ['crm'])}` };
+      const service = { 'x-api-key': SERVICE_KEY };
 
       await redis.stop();
       // Listing subscriptions needs only the database: it keeps working, unlimited.
       expect(await statuses(5, () => api.call('GET', '/v1/subscriptions?package=crm', undefined, alice))).to.deep.equal([200, 200, 200, 200, 200]);
+      // A service's requests too, and its key is in no warning about them.
+      expect(await statuses(3, () => api.call('GET', '/v1/notifications/unknown', undefined, service))).to.deep.equal([404, 404, 404]);
       expect(lines.some((line) => line.includes('rate limits not counted'))).to.equal(true);
       expect(lines.join('')).not.to.include(SERVICE_KEY);
 

@@ -87,10 +87,6 @@ export class RecordingInbox {
     return byPackage;
   }
 
-  async record(entries: readonly { notificationId: string; package: string; user: string }[]): Promise<void> {
-    for (const [pkg, users] of await this.add(entries)) await this.publishUnseen(pkg, users);
-  }
-
   async publishUnseen(pkg: string, users: readonly string[]): Promise<void> {
     if (this.publishFailsWith) throw this.publishFailsWith;
     this.published.push(users.map((user) => `${pkg}/${user}`));

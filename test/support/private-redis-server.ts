@@ -39,13 +39,8 @@ export class PrivateRedisServer {
   }
 
   /** Stops the server; its data stays in the AOF for the next `start()`. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  stop(): Promise<void> {
+    return signalAndWait(this.child, 'SIGTERM');
   }
 
   /** Kills the server (SIGKILL: a crash, no shutdown); what the AOF holds comes back with `start()`. */

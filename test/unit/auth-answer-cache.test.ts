@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createAnswerCache } from '../../shared/auth/answer-cache.js';
+import { createAnswerCache } from '../../shared/answer-cache/index.js';
 
 describe('createAnswerCache', () => {
   let now = 0;

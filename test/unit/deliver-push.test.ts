@@ -411,9 +411,9 @@ describe('deliverPush', () => {
       events.push(`settled ${outcome} ${hash === hashEndpoint(FCM) ? 'fcm' : 'edge'}`);
     };
     const slots = createSendSlots(1);
-    const tracked = { run: <T>(origin: string, work: (waited: boolean) => Promise<T>) => slots.run(origin, async (waited) => {
+    const tracked = { run: <T>(origin: string, work: () => Promise<T>) => slots.run(origin, async () => {
       events.push('slot taken');
-      const result = await work(waited);
+      const result = await work();
       events.push('slot freed');
       return result;
     }) };
@@ -423,6 +423,31 @@ describe('deliverPush', () => {
     expect(events).to.deep.equal([
       'slot taken', 'settled sent fcm', 'slot freed', 'slot taken', 'settled gone edge', 'slot freed',
     ]);
+  });
+
+  it('sends the probe to a push service that had stopped answering even when it waited for a slot', async () => {
+    const { deps, subscribe, sender } = arrange();
+    subscribe(FCM);
+    sender.answer(FCM, 201);
+    const origin = new URL(FCM).origin;
+    // The origin stopped answering a while ago: its pause is over and one probe may go.
+    let clock = NOW - 10_000;
+    const originGate = createOriginGate(() => clock);
+    originGate.suspect(origin);
+    clock = NOW;
+    // Its only slot is still held by an earlier send.
+    const slots = createSendSlots(1);
+    let releaseSlot: () => void = () => undefined;
+    const earlier = slots.run(origin, () => new Promise<void>((resolve) => (releaseSlot = resolve)));
+
+    const delivering = deliverPush({ ...deps, originGate, slots }, pushJob(), NONE);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    releaseSlot();
+    await earlier;
+    const report = await delivering;
+
+    expect(sender.sentTo()).to.deep.equal([FCM]);
+    expect(report.settled.get(hashEndpoint(FCM))).to.equal('sent');
   });
 
   it('retries the sends waiting for a push service that did not answer, without sending them, while other services get theirs', async () => {

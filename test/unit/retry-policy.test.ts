@@ -87,6 +87,25 @@ describe('createOriginGate', () => {
     expect(gate.waitFor('https://a.example')).to.equal(2_000);
   });
 
+  it('keeps a longer pause the service asked for when a send then gets no answer', () => {
+    const gate = createOriginGate(() => 0);
+    gate.pause('https://a.example', 600_000);
+    gate.suspect('https://a.example');
+    expect(gate.waitFor('https://a.example')).to.equal(600_000);
+  });
+
+  it('tells how long an origin is held without taking its probe', () => {
+    let now = 0;
+    const gate = createOriginGate(() => now);
+    gate.suspect('https://a.example');
+    expect(gate.heldFor('https://a.example')).to.equal(2_000);
+    now = 2_000;
+    expect(gate.heldFor('https://a.example'), 'the probe is free').to.equal(0);
+    expect(gate.heldFor('https://a.example'), 'and stays free').to.equal(0);
+    expect(gate.waitFor('https://a.example'), 'taken by the send that asks waitFor').to.equal(0);
+    expect(gate.heldFor('https://a.example')).to.be.above(0);
+  });
+
   it('keeps the longer of two pauses', () => {
     const gate = createOriginGate(() => 0);
     gate.pause('https://a.example', 5_000);

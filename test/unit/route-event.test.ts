@@ -80,10 +80,10 @@ function arrange(online: string[] = []) {
   // The inbox notes how many Messages had gone out when each batch reached it.
   const inbox = new RecordingInbox();
   const publishedBeforeInbox: number[] = [];
-  const recordInbox = inbox.record.bind(inbox);
-  inbox.record = async (entries) => {
+  const addToInbox = inbox.add.bind(inbox);
+  inbox.add = async (entries) => {
     publishedBeforeInbox.push(realtime.published.length);
-    return recordInbox(entries);
+    return addToInbox(entries);
   };
   const deps: RouteEventDeps = {
     realtime, pushQueue, presence, status, inbox, topics: createTopics(), log: testLogger(),
