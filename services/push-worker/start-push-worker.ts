@@ -20,6 +20,7 @@ import { deliverPush, type DeliverPushDeps, type SettledOutcome } from './delive
 import { createOriginGate } from './origin-gate.js';
 import { attemptDelay, GaveUpError, RetryLaterError, retryDelay } from './retry-policy.js';
 import { createSafeLookup } from './safe-lookup.js';
+import { createJobBudget } from './job-budget.js';
 import { createSendSlots } from './send-slots.js';
 import { createSettledLedger } from './settled-ledger.js';
 import { startStaleSweep } from './sweep-stale.js';
@@ -27,8 +28,8 @@ import { createVapidKeyCache } from './vapid-key-cache.js';
 import { createVapidAuthorizer } from './vapid-jwt.js';
 import { createWebPushSender, type PushSender } from './web-push-sender.js';
 
-/** Jobs a worker takes at once, per send slot of one push service. */
-const JOBS_PER_SEND_SLOT = 8;
+/** Users (or one-user jobs) a worker holds at once, per send slot of one push service. */
+const USERS_PER_SEND_SLOT = 8;
 
 export interface PushWorkerDeps {
   push: PushConfig;
@@ -92,12 +93,15 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     log,
     now,
   };
+  const heldUsers = deps.push.concurrency * USERS_PER_SEND_SLOT;
+  const budget = createJobBudget({ users: heldUsers, maxJobs: heldUsers });
 
   async function process(job: Job): Promise<Record<string, unknown>> {
     const parsed = pushJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed push job: ${parsed.error.message}`);
     const data = parsed.data;
     const jobId = job.id!;
+    worker.concurrency = budget.observe(data.users.length);
     // Only a job started before can have settled endpoints: skip the read on a first start.
     const earlier = job.attemptsStarted > 1 ? await ledger.load(jobId) : new Map<string, SettledOutcome>();
     const report = await deliverPush(
@@ -141,8 +145,9 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     connection,
     prefix,
     // A job waits for all of its sends, so jobs held by a push service that answers slowly
-    // (each within its own PUSH_CONCURRENCY slots) must leave jobs free for the others.
-    concurrency: deps.push.concurrency * JOBS_PER_SEND_SLOT,
+    // (each within its own PUSH_CONCURRENCY slots) must leave jobs free for the others; sized
+    // by users so that large jobs are left for other worker processes (job-budget.ts).
+    concurrency: budget.initial,
     lockDuration: deps.push.jobLockMs,
     // Look for jobs of dead workers as often as a lock can expire.
     stalledInterval: deps.push.jobLockMs,
@@ -170,7 +175,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
     }
   });
   const sweep = startStaleSweep({ subscriptions, log, now }, deps.push.staleAfterDays);
-  log.info({ sendSlotsPerOrigin: deps.push.concurrency, jobsAtOnce: deps.push.concurrency * JOBS_PER_SEND_SLOT }, 'push-worker started');
+  log.info({ sendSlotsPerOrigin: deps.push.concurrency, usersAtOnce: heldUsers }, 'push-worker started');
 
   const shutdownTimeoutMs = deps.push.shutdownTimeoutMs ?? DEFAULT_PUSH_SHUTDOWN_TIMEOUT_MS;
   return {

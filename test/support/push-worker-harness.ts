@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { startPushWorker } from '../../services/push-worker/start-push-worker.js';
@@ -14,6 +15,7 @@ import { PushSubscriptionEntity } from '../../shared/entities/index.js';
 import { messageFor, type Message, type PushJob } from '../../shared/events/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
 import { createPushQueue, type PushQueue } from '../../shared/queue/index.js';
+import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import { LocalPushService, type PushAnswer } from './local-push-service.js';
 import { obliterateQueues } from './queues.js';
 import { testLogger } from './silent-logger.js';
@@ -63,6 +65,8 @@ export class PushWorkerHarness {
   readonly store: SubscriptionStore;
   private readonly users = new Set<string>();
   private worker: Service | undefined;
+  /** More workers on the same queue (`startAnotherWorker`). */
+  private readonly others: Service[] = [];
   private queue: PushQueue | undefined;
 
   constructor(
@@ -74,12 +78,7 @@ export class PushWorkerHarness {
   }
 
   async start(): Promise<this> {
-    this.worker = await startPushWorker({
-      push: this.config,
-      redis: { url: TEST_REDIS_URL, queuePrefix: this.prefix },
-      dataSource: this.dataSource,
-      log: testLogger(),
-    });
+    this.worker = await this.startWorker();
     // As the notify-router builds it: attempts from PUSH_MAX_ATTEMPTS.
     this.queue = createPushQueue({
       connection: this.redis,
@@ -88,6 +87,31 @@ export class PushWorkerHarness {
       pushAttempts: this.config.maxAttempts,
     });
     return this;
+  }
+
+  /** A second worker process's worth: another worker on the same queue, closed with the harness. */
+  async startAnotherWorker(): Promise<void> {
+    this.others.push(await this.startWorker());
+  }
+
+  private startWorker(): Promise<Service> {
+    return startPushWorker({
+      push: this.config,
+      redis: { url: TEST_REDIS_URL, queuePrefix: this.prefix },
+      dataSource: this.dataSource,
+      log: testLogger(),
+    });
+  }
+
+  /** Jobs of the push queue that a worker holds (active) and that wait for one. */
+  async jobCounts(): Promise<{ active: number; waiting: number }> {
+    const queue = new Queue(QUEUE_NAMES.push, { connection: this.redis, prefix: this.prefix });
+    try {
+      const { active = 0, waiting = 0 } = await queue.getJobCounts('active', 'waiting');
+      return { active, waiting };
+    } finally {
+      await queue.close();
+    }
   }
 
   async pushService(): Promise<LocalPushService> {
@@ -157,7 +181,7 @@ export class PushWorkerHarness {
   /** Stops the worker and removes its queue, Redis keys, rows and push services; runs every step. */
   async close(): Promise<void> {
     const steps: (() => Promise<unknown>)[] = [
-      async () => this.worker?.close(),
+      async () => Promise.all([this.worker, ...this.others].map((w) => w?.close())),
       async () => this.queue?.close(),
       // The queues, and the delivery counters and settled ledgers beside them under the prefix.
       async () => obliterateQueues(this.redis, this.prefix),
