@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { startSubscriptionApi, type SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
+import type { SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
 import { startDatabase, UNREACHABLE_PAUSE_MS, type Database } from '../../shared/database/index.js';
 import { createLogger } from '../../shared/logging/index.js';
-import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { obliterateQueues } from '../support/queues.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
-import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { startRealTestApi } from '../support/test-api.js';
+import { userToken } from '../support/tokens.js';
 import { until } from '../support/until.js';
 
 describe('the API while MariaDB cannot be reached', function () {
@@ -29,14 +29,7 @@ describe('the API while MariaDB cannot be reached', function () {
     proxied.port = String(proxy.port);
     database = await startDatabase({ url: proxied.toString() }, createLogger({ level: 'silent', name: 'test' }));
     const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(JSON.parse(String(chunk)) as Record<string, unknown>), done()) });
-    api = await startSubscriptionApi({
-      http: { host: '127.0.0.1', port: { port: 0, explicit: true } },
-      auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [] },
-      push: { endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false } },
-      redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
-      dataSource: database.dataSource,
-      log: createLogger({ level: 'info', name: 'test', destination: sink }),
-    });
+    api = await startRealTestApi(database.dataSource, prefix, { log: createLogger({ level: 'info', name: 'test', destination: sink }) });
     authorization = `Bearer ${await userToken('alice', ['crm'])}`;
   });
 
