@@ -53,15 +53,15 @@ const UNAVAILABLE_WARN_EVERY_MS = 10_000;
  * carry `Retry-After`; 503s are logged at most once per 10 s, with how many were not. An
  * unexpected error is a bug: 500, logged with its stack, never shown to the caller.
  */
-export function createErrorHandler(log: Logger, now: () => number = Date.now): ErrorRequestHandler {
+export function createErrorHandler(log: Logger): ErrorRequestHandler {
   let quietUntil = 0;
   let unlogged = 0;
   const warnUnavailable = (err: unknown, requestId: string | undefined, route: string) => {
-    if (now() < quietUntil) {
+    if (Date.now() < quietUntil) {
       unlogged += 1;
       return;
     }
-    quietUntil = now() + UNAVAILABLE_WARN_EVERY_MS;
+    quietUntil = Date.now() + UNAVAILABLE_WARN_EVERY_MS;
     const e = err as { message?: string; code?: string };
     log.warn({ err: e.message, code: e.code, requestId, route, unloggedBefore: unlogged }, 'dependency unavailable');
     unlogged = 0;

@@ -19,14 +19,14 @@ type GetConnection = (callback: (err: (Error & { code?: string }) | null, connec
  * the first query after the pause tries again. Logs once when the database goes and once when
  * it is back, not once per query. SQLite (no pool) is left as it is.
  */
-export function failFastWhileUnreachable(dataSource: DataSource, log: Logger, now: () => number = Date.now): void {
+export function failFastWhileUnreachable(dataSource: DataSource, log: Logger): void {
   const pool = (dataSource.driver as unknown as { pool?: { getConnection: GetConnection } }).pool;
   if (!pool) return;
   const getConnection = pool.getConnection.bind(pool);
   let unreachable: (Error & { code?: string }) | undefined;
   let retryAt = 0;
   pool.getConnection = (callback) => {
-    if (unreachable && now() < retryAt) {
+    if (unreachable && Date.now() < retryAt) {
       callback(unreachable);
       return;
     }
@@ -36,7 +36,7 @@ export function failFastWhileUnreachable(dataSource: DataSource, log: Logger, no
           log.warn({ code: err.code, err: err.message, pauseMs: UNREACHABLE_PAUSE_MS }, 'database unreachable: queries fail at once until it answers');
           unreachable = Object.assign(new Error(`the database is unreachable (${String(err.code)})`), { code: err.code });
         }
-        retryAt = now() + UNREACHABLE_PAUSE_MS;
+        retryAt = Date.now() + UNREACHABLE_PAUSE_MS;
       } else if (!err && unreachable) {
         unreachable = undefined;
         log.info('database reachable again');
