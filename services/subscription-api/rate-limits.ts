@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { bearerToken, type Authenticator } from '../../shared/auth/index.js';
 import type { RateLimitSettings } from '../../shared/config/index.js';
 import { RateLimitedError } from '../../shared/errors/index.js';
@@ -21,24 +22,8 @@ export interface RateLimitDeps {
 type CallerKind = 'user' | 'service' | 'address';
 
 const WINDOW_MS = 60_000;
-/** One warning per interval while Redis cannot count, not one per request. */
+/** One warning per interval while the store fails, not one per request. */
 const WARN_EVERY_MS = 10_000;
-
-/**
- * A fixed window: the first request of a window sets the count to 1 with the window's expiry;
- * later ones add 1. Answers the count and the window's milliseconds left. (The script
- * rate-limit-redis ran, in one call: ioredis sends it by SHA and loads it again when Redis lost
- * it, e.g. after a restart.)
- */
-const COUNT_SCRIPT = `
-local left = redis.call("PTTL", KEYS[1])
-if left <= 0 then
-  redis.call("SET", KEYS[1], 1, "PX", ARGV[1])
-  return { 1, tonumber(ARGV[1]) }
-end
-return { redis.call("INCR", KEYS[1]), left }`;
-
-type CountingRedis = Redis & { axionRateCount(key: string, windowMs: number): Promise<[number, number]> };
 
 const hashed = (secret: string) => createHash('sha256').update(secret).digest('base64url');
 
@@ -63,50 +48,84 @@ async function callerOf(auth: Authenticator, req: Request, res: Response): Promi
 }
 
 /**
- * Per-caller request limits over a fixed one-minute window, counted in Redis (one script call
- * per request) so that every API instance shares them. Beyond a limit the answer is 429
- * `rate_limited` with `Retry-After`; every counted answer carries the `RateLimit-Policy` and
- * `RateLimit` headers of the IETF draft 7. When Redis cannot count, requests pass (a warning
- * is logged): see docs/decisions.md.
+ * rate-limit-redis loads its Lua scripts at start and keeps the promise: a load made before
+ * the connection was up, or while Redis was down, would stay rejected and fail every later
+ * count. Here the scripts are loaded at the first count, and again after any failure.
+ */
+class ReloadingRedisStore extends RedisStore {
+  private loaded = false;
+
+  override async init(options: { windowMs: number }): Promise<void> {
+    this.windowMs = options.windowMs;
+  }
+
+  override async increment(key: string) {
+    if (!this.loaded) {
+      this.loaded = true;
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.getScriptSha = this.loadGetScript();
+      // Awaited by the counts that use them; a failure is reported there.
+      this.incrementScriptSha.catch(() => undefined);
+      this.getScriptSha.catch(() => undefined);
+    }
+    try {
+      return await super.increment(key);
+    } catch (err) {
+      this.loaded = false;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Per-caller request limits over a fixed one-minute window, counted in Redis so that every
+ * API instance shares them (express-rate-limit with rate-limit-redis). Beyond a limit the
+ * answer is 429 `rate_limited` with `Retry-After`. When Redis cannot count, requests pass
+ * (a warning is logged): see docs/decisions.md.
  */
 export function createRateLimits(deps: RateLimitDeps): RequestHandler {
   const log = deps.log.child({ part: 'rate-limits' });
-  const limits: Record<CallerKind, number> = {
-    user: deps.settings.userPerMinute,
-    service: deps.settings.servicePerMinute,
-    address: deps.settings.ipPerMinute,
-  };
-  if (!limits.user && !limits.service && !limits.address) return (_req, _res, next) => next();
-  const redis = deps.redis as CountingRedis;
-  if (typeof redis.axionRateCount !== 'function') redis.defineCommand('axionRateCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
-  const policies = {
-    user: `${limits.user};w=${WINDOW_MS / 1000}`,
-    service: `${limits.service};w=${WINDOW_MS / 1000}`,
-    address: `${limits.address};w=${WINDOW_MS / 1000}`,
-  };
   let lastWarned = 0;
-  const warn = (err: unknown) => {
-    if (Date.now() - lastWarned < WARN_EVERY_MS) return;
-    lastWarned = Date.now();
-    log.warn({ err: (err as Error).message }, 'rate limits not counted (Redis unavailable): requests pass unlimited');
+  const logger = {
+    error: (err: unknown) => {
+      if (Date.now() - lastWarned < WARN_EVERY_MS) return;
+      lastWarned = Date.now();
+      log.warn({ err: (err as Error).message }, 'rate limits not counted (Redis unavailable): requests pass unlimited');
+    },
+    warn: (err: unknown, message?: string) => log.warn({ err: (err as Error).message }, message ?? 'rate limiter warning'),
   };
-
+  const limiter = (kind: CallerKind, perMinute: number): RequestHandler | undefined => {
+    if (perMinute === 0) return undefined;
+    return rateLimit({
+      windowMs: WINDOW_MS,
+      limit: perMinute,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      passOnStoreError: true,
+      logger,
+      store: new ReloadingRedisStore({
+        prefix: `${deps.prefix}:rl:${kind}:`,
+        sendCommand: (command: string, ...args: string[]) => deps.redis.call(command, ...args) as Promise<RedisReply>,
+      }),
+      keyGenerator: (_req, res) => res.locals['rateLimitKey'] as string,
+      handler: (req, _res, next) => {
+        const { resetTime } = (req as Request & { rateLimit: RateLimitInfo }).rateLimit;
+        const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 60;
+        next(new RateLimitedError(`more than ${perMinute} requests a minute; try again in ${seconds} s`, seconds));
+      },
+    });
+  };
+  const limiters: Record<CallerKind, RequestHandler | undefined> = {
+    user: limiter('user', deps.settings.userPerMinute),
+    service: limiter('service', deps.settings.servicePerMinute),
+    address: limiter('address', deps.settings.ipPerMinute),
+  };
+  if (!limiters.user && !limiters.service && !limiters.address) return (_req, _res, next) => next();
   return async (req, res, next) => {
     const caller = await callerOf(deps.auth, req, res);
-    const limit = limits[caller.kind];
+    const limit = limiters[caller.kind];
     if (!limit) return next();
-    let count: number;
-    let leftMs: number;
-    try {
-      [count, leftMs] = await redis.axionRateCount(`${deps.prefix}:rl:${caller.kind}:${caller.key}`, WINDOW_MS);
-    } catch (err) {
-      warn(err);
-      return next();
-    }
-    const seconds = Math.max(1, Math.ceil(leftMs / 1000));
-    res.setHeader('RateLimit-Policy', policies[caller.kind]);
-    res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - count)}, reset=${seconds}`);
-    if (count <= limit) return next();
-    return next(new RateLimitedError(`more than ${limit} requests a minute; try again in ${seconds} s`, seconds));
+    res.locals['rateLimitKey'] = caller.key;
+    return limit(req, res, next);
   };
 }
