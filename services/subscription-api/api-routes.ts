@@ -28,6 +28,11 @@ export interface ApiRoute {
   ok?: number;
   /** What a success answers with, when not JSON. */
   produces?: string;
+  /**
+   * Operators' probes and scrapes: served before the rate limits (`createApp`), never refused
+   * for their rate; a probe refused for its rate would look like an outage.
+   */
+  unlimited?: boolean;
   /** Served only when the demo page is on, when the app counts metrics, or has the queue board. */
   only?: 'demo' | 'metrics' | 'board';
   /**
@@ -56,9 +61,9 @@ const notificationPath = z.object({ id: eventIdSchema });
  * the zod schemas its handler parses.
  */
 export const API_ROUTES: readonly ApiRoute[] = [
-  route('get', '/healthz', 'none', 'Liveness: the process answers'),
-  route('get', '/readyz', 'none', 'Readiness: 200 when the database and Redis answer, else 503 naming the part that does not'),
-  route('get', '/metrics', 'none', 'Prometheus metrics', { produces: 'text/plain', only: 'metrics' }),
+  route('get', '/healthz', 'none', 'Liveness: the process answers', { unlimited: true }),
+  route('get', '/readyz', 'none', 'Readiness: 200 when the database and Redis answer, else 503 naming the part that does not', { unlimited: true }),
+  route('get', '/metrics', 'none', 'Prometheus metrics', { produces: 'text/plain', only: 'metrics', unlimited: true }),
   route('get', '/openapi.json', 'none', 'This document'),
   route('get', '/v1/vapid/:package', 'none', "The package's current VAPID public key (applicationServerKey)", { params: packagePath }),
   route('post', '/v1/subscriptions', 'user', "Registers the caller's browser push subscription (201 new, 200 updated)", { body: subscriptionRequestSchema, ok: 201 }),

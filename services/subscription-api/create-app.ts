@@ -72,15 +72,16 @@ export function createApp(deps: AppDeps): Express {
     res.set('x-request-id', requestId);
     next();
   });
-  // Counted before the body is read: a caller over its limit costs no parsing.
-  if (deps.rateLimits) app.use(deps.rateLimits);
-  app.use(jsonBody());
-
+  // Before the limits: the routes API_ROUTES marks `unlimited`.
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
   app.get('/readyz', readinessHandler(deps.readiness ?? createReadiness([])));
   if (deps.metrics) app.get('/metrics', createMetricsHandler(deps.metrics.registry));
+  // Counted before the body is read: a caller over its limit costs no parsing.
+  if (deps.rateLimits) app.use(deps.rateLimits);
+  app.use(jsonBody());
+
   app.use(openApiRoutes({ demo: deps.demo !== undefined, metrics: deps.metrics !== undefined, board: deps.boardQueues !== undefined }));
   app.use(vapidRoutes(deps));
   app.use(subscriptionRoutes(deps));

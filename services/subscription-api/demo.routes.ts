@@ -6,7 +6,7 @@ import { eventSchema, nameSchema, parseOrThrow } from '../../shared/events/index
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import { DEMO_PACKAGE, DEMO_SESSION_SECONDS, DEMO_USER, signDemoToken } from './demo-session.js';
-import { userCredentials } from './user-credentials.js';
+import { requestUser } from './request-callers.js';
 
 /** What the demo page needs to know beyond the API: where the broker's WebSocket listens. */
 export interface DemoOptions {
@@ -49,7 +49,7 @@ export function demoRoutes(
   });
 
   router.post('/demo/notifications', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     assertPackageAccess(caller, DEMO_PACKAGE);
     const { to, ...event } = parseOrThrow(demoNotificationSchema, req.body, 'notification');
     const { id } = await acceptEvent(deps, {
@@ -63,7 +63,7 @@ export function demoRoutes(
   });
 
   router.put('/demo/groups/:group/members/me', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     assertPackageAccess(caller, DEMO_PACKAGE);
     const group = parseOrThrow(nameSchema, req.params.group, 'group');
     const added = await deps.groups.add(DEMO_PACKAGE, group, caller.user);

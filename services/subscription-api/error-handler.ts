@@ -45,12 +45,27 @@ function clientError(err: unknown): { status: number; code: string; message: str
   return { status: e.status, code: 'bad_request', message: e.message ?? 'bad request' };
 }
 
+/** One warning per interval while a dependency is down, not one per request. */
+const UNAVAILABLE_WARN_EVERY_MS = 10_000;
+
 /**
  * The one place where errors become HTTP answers: `{ error: { code, message } }`. 429 and 503
- * carry `Retry-After`. An unexpected error is a bug: 500, logged with its stack, never shown
- * to the caller.
+ * carry `Retry-After`; 503s are logged at most once per 10 s, with how many were not. An
+ * unexpected error is a bug: 500, logged with its stack, never shown to the caller.
  */
 export function createErrorHandler(log: Logger): ErrorRequestHandler {
+  let quietUntil = 0;
+  let unlogged = 0;
+  const warnUnavailable = (err: unknown, requestId: string | undefined, route: string) => {
+    if (Date.now() < quietUntil) {
+      unlogged += 1;
+      return;
+    }
+    quietUntil = Date.now() + UNAVAILABLE_WARN_EVERY_MS;
+    const e = err as { message?: string; code?: string };
+    log.warn({ err: e.message, code: e.code, requestId, route, unloggedBefore: unlogged }, 'dependency unavailable');
+    unlogged = 0;
+  };
   return (err: unknown, req, res, _next) => {
     const requestId = res.locals['requestId'] as string | undefined;
     const known = err instanceof AppError ? err : isUnavailable(err) ? new UnavailableError('a dependency is unavailable; try again shortly') : null;
@@ -58,7 +73,7 @@ export function createErrorHandler(log: Logger): ErrorRequestHandler {
       if (known instanceof UnavailableError || known instanceof RateLimitedError) {
         res.set('retry-after', String(known.retryAfterSeconds));
       }
-      if (known instanceof UnavailableError) log.warn({ err, requestId, route: req.path }, 'dependency unavailable');
+      if (known instanceof UnavailableError) warnUnavailable(err, requestId, req.path);
       res.status(known.httpStatus).json(errorBody(known.code, known.message));
       return;
     }

@@ -7,7 +7,7 @@ import type { InboxQueue } from '../../shared/queue/index.js';
 import { cursorSchema, inboxItemIdSchema } from './inbox-cursor.js';
 import { markInboxSeen } from './mark-inbox-seen.js';
 import { readInbox } from './read-inbox.js';
-import { userCredentials } from './user-credentials.js';
+import { requestUser } from './request-callers.js';
 
 /** Items per page unless `limit` says otherwise, and the most one page holds. */
 export const INBOX_PAGE = { default: 50, max: 200 } as const;
@@ -37,13 +37,13 @@ export function inboxRoutes(deps: {
   const router = Router();
 
   router.get('/v1/inbox', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     const query = parseOrThrow(inboxListQuerySchema, req.query, 'query');
     res.json(await readInbox(deps, caller, query));
   });
 
   router.post('/v1/inbox/seen', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     const input = parseOrThrow(inboxSeenBodySchema, req.body, 'request');
     const result = await markInboxSeen(deps, caller, input);
     res.json({ ok: true, ...result });

@@ -3,6 +3,7 @@ import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { eventIdSchema, notificationRequestSchema, parseOrThrow } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
 import { assertPackageAccess, type Authenticator } from '../../shared/auth/index.js';
+import { requestService } from './request-callers.js';
 import { cancelledConflict, cancelNotification, visibleNotification } from './cancel-notification.js';
 
 /** `/v1/notifications`: producers hand events in over HTTP, follow them, and cancel scheduled ones. */
@@ -12,7 +13,7 @@ export function notificationRoutes(
   const router = Router();
 
   router.post('/v1/notifications', async (req, res) => {
-    const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
+    const caller = requestService(deps.auth, req, res);
     const { package: pkg, target, ...event } = parseOrThrow(notificationRequestSchema, req.body, 'notification');
     assertPackageAccess(caller, pkg);
     const { id, repeated } = await acceptEvent(deps, {
@@ -30,7 +31,7 @@ export function notificationRoutes(
   });
 
   router.get('/v1/notifications/:id', async (req, res) => {
-    const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
+    const caller = requestService(deps.auth, req, res);
     const id = parseOrThrow(eventIdSchema, req.params.id, 'notification id');
     const notification = await visibleNotification(deps, caller, id);
     const [counts, cancelledAt] = await Promise.all([deps.status.get(id), deps.routeQueue.cancelledAt(id)]);
@@ -47,7 +48,7 @@ export function notificationRoutes(
 
   // 200 when no router will take the event (also for a repeated cancel); 404 once it fired.
   router.delete('/v1/notifications/:id', async (req, res) => {
-    const caller = deps.auth.service(req.headers.authorization, req.header('x-api-key'));
+    const caller = requestService(deps.auth, req, res);
     const id = parseOrThrow(eventIdSchema, req.params.id, 'notification id');
     const { cancelledAt } = await cancelNotification(deps, caller, id);
     res.json({ id, cancelled: true, cancelledAt });

@@ -62,7 +62,7 @@ function operation(route: ApiRoute) {
     responses['413'] = errorRef('TooLarge');
     responses['415'] = errorRef('UnsupportedMediaType');
   }
-  if (!['/healthz', '/readyz', '/metrics'].includes(route.path)) responses['429'] = errorRef('RateLimited');
+  if (!route.unlimited) responses['429'] = errorRef('RateLimited');
   responses['503'] = errorRef('Unavailable');
   return {
     summary: route.summary,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
@@ -7,7 +7,7 @@ import { bearerToken, type Authenticator } from '../../shared/auth/index.js';
 import type { RateLimitSettings } from '../../shared/config/index.js';
 import { RateLimitedError } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { userCredentials } from './user-credentials.js';
+import { presentedService, requestUser } from './request-callers.js';
 
 export interface RateLimitDeps {
   /** Where the counts live, shared by every API instance. */
@@ -21,9 +21,6 @@ export interface RateLimitDeps {
 
 type CallerKind = 'user' | 'service' | 'address';
 
-/** Operators' probes and scrapes are never refused for their rate. */
-const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 const WINDOW_MS = 60_000;
 /** One warning per interval while the store fails, not one per request. */
 const WARN_EVERY_MS = 10_000;
@@ -33,18 +30,16 @@ const hashed = (secret: string) => createHash('sha256').update(secret).digest('b
 /**
  * Whom a request counts against: the API key it presents (by its hash: the key itself never
  * reaches Redis or a log line), else the user its credentials sign in, else its address. The
- * credentials are checked here as the route checks them again; unchecked ones would let a
- * caller spend another user's allowance (a forged token) or escape its own (a random one).
+ * credentials are checked, not just read (unchecked ones would let a caller spend another
+ * user's allowance with a forged token, or escape its own with a random one), and the route
+ * reuses this check (`request-callers.ts`).
  */
-async function callerOf(auth: Authenticator, req: Request): Promise<{ kind: CallerKind; key: string }> {
-  const apiKey = req.header('x-api-key') ?? bearerToken(req.headers.authorization);
-  // Not one of our keys: perhaps a user's token. (Asked without a throw: an Error's stack
-  // trace cost ~35 µs on every user request, bench:api.)
-  if (apiKey !== undefined && auth.findService(apiKey)) return { kind: 'service', key: hashed(apiKey) };
-  const credentials = userCredentials(req.headers);
-  if (credentials.authorization !== undefined || credentials.cookie !== undefined) {
+async function callerOf(auth: Authenticator, req: Request, res: Response): Promise<{ kind: CallerKind; key: string }> {
+  const service = presentedService(auth, req, res);
+  if (service) return { kind: 'service', key: hashed((req.header('x-api-key') ?? bearerToken(req.headers.authorization))!) };
+  if (req.headers.authorization !== undefined || req.headers.cookie !== undefined) {
     try {
-      return { kind: 'user', key: (await auth.user(credentials)).user };
+      return { kind: 'user', key: (await requestUser(auth, req, res)).user };
     } catch {
       // Refused (the route answers 401) or not known now (503): counted by address.
     }
@@ -127,8 +122,7 @@ export function createRateLimits(deps: RateLimitDeps): RequestHandler {
   };
   if (!limiters.user && !limiters.service && !limiters.address) return (_req, _res, next) => next();
   return async (req, res, next) => {
-    if (UNLIMITED_PATHS.has(req.path)) return next();
-    const caller = await callerOf(deps.auth, req);
+    const caller = await callerOf(deps.auth, req, res);
     const limit = limiters[caller.kind];
     if (!limit) return next();
     res.locals['rateLimitKey'] = caller.key;

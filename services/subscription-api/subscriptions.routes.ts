@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { ForbiddenError } from '../../shared/errors/index.js';
 import { z } from 'zod';
 import {
@@ -17,7 +16,7 @@ import {
   type SubscriptionDeps,
 } from './register-subscription.js';
 import { sendTestPush, type SendTestPushDeps } from './send-test-push.js';
-import { userCredentials } from './user-credentials.js';
+import { requestService, requestUser } from './request-callers.js';
 
 /** `GET /v1/subscriptions` query: `user=` is for admin keys. */
 export const subscriptionListQuerySchema = z.object({ package: nameSchema.optional(), user: nameSchema.optional() });
@@ -29,14 +28,14 @@ export function subscriptionRoutes(
   const router = Router();
 
   router.post('/v1/subscriptions', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     const input = parseOrThrow(subscriptionRequestSchema, req.body, 'subscription');
     const result = await registerSubscription(deps, caller, input, req.headers['user-agent']);
     res.status(result.created ? 201 : 200).json({ ok: true, id: result.id, total: result.total });
   });
 
   router.delete('/v1/subscriptions', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     const input = parseOrThrow(unsubscribeRequestSchema, req.body, 'unsubscribe request');
     await unregisterSubscription(deps, caller, input);
     res.json({ ok: true });
@@ -44,7 +43,7 @@ export function subscriptionRoutes(
 
   // 200 with the push service's outcome; 202 when no push-worker settled it within the wait.
   router.post('/v1/subscriptions/test', async (req, res) => {
-    const caller = await deps.auth.user(userCredentials(req.headers));
+    const caller = await requestUser(deps.auth, req, res);
     const input = parseOrThrow(unsubscribeRequestSchema, req.body, 'test request');
     const result = await sendTestPush(deps, caller, input);
     if (result.outcome !== 'pending') {
@@ -59,7 +58,7 @@ export function subscriptionRoutes(
 
   router.get('/v1/subscriptions', async (req, res) => {
     const query = parseOrThrow(subscriptionListQuerySchema, req.query, 'query');
-    const { user, packages } = await listingScope(deps.auth, req.headers, query);
+    const { user, packages } = await listingScope(deps.auth, req, res, query);
     if (query.package) assertPackageAccess({ packages }, query.package);
     const rows = await deps.subscriptions.list(user, query.package);
     const visible = rows.filter((r) => packages === '*' || packages.includes(r.package));
@@ -99,15 +98,15 @@ function reminderView(row: Parameters<typeof reminderOf>[0]) {
  */
 async function listingScope(
   auth: Authenticator,
-  headers: IncomingHttpHeaders,
+  req: Request,
+  res: Response,
   query: { user?: string },
 ): Promise<{ user: string; packages: readonly string[] | '*' }> {
   if (query.user === undefined) {
-    const caller = await auth.user(userCredentials(headers));
+    const caller = await requestUser(auth, req, res);
     return { user: caller.user, packages: caller.packages };
   }
-  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : undefined;
-  const caller = auth.service(headers.authorization, apiKey);
+  const caller = requestService(auth, req, res);
   if (!caller.admin) throw new ForbiddenError('listing another user\'s subscriptions needs an admin key');
   return { user: query.user, packages: caller.packages };
 }

@@ -17,6 +17,7 @@ export type { VapidKeyStore, VapidKey, VapidKeyPair, VapidKeyStoreOptions } from
 export { createNotificationStore, notificationRow } from './notification-store.js';
 export type { NotificationStore } from './notification-store.js';
 export { startDatabase } from './start-database.js';
+export { failFastWhileUnreachable, UNREACHABLE_PAUSE_MS } from './fail-fast.js';
 export type { Database } from './start-database.js';
 export { createGroupStore } from './group-store.js';
 export type { GroupStore, MemberPageOptions } from './group-store.js';

@@ -14,12 +14,12 @@ const OTHER_SECRET = 'another-secret-that-is-long-enough-0123456789';
 
 /**
  * The application's auth webhook: knows the sessions in `sessions` (by Authorization header or
- * by `session` cookie), never answers for `Bearer slow`, fails for `Bearer broken`.
+ * by `session` cookie), never answers for `Bearer slow`, fails for `Bearer broken…`.
  */
 function appWebhook(sessions: Map<string, string>) {
   return async (headers: IncomingHttpHeaders) => {
     if (headers.authorization === 'Bearer slow') return new Promise<never>(() => {});
-    if (headers.authorization === 'Bearer broken') return { status: 500, body: { error: 'boom' } };
+    if (headers.authorization?.startsWith('Bearer broken')) return { status: 500, body: { error: 'boom' } };
     const cookieSession = /(?:^|;\s*)session=([^;]+)/.exec(headers.cookie ?? '')?.[1];
     const user = sessions.get(headers.authorization ?? '') ?? sessions.get(`cookie:${cookieSession}`);
     return user ? { status: 200, body: { userId: user, packages: ['crm'] } } : { status: 401 };
@@ -45,6 +45,9 @@ describe('the auth webhook (AUTH_WEBHOOK_URL) on the API and the broker', functi
       jwtSecret: TEST_JWT_SECRET,
       webhook: { url: `${webhook.url}/auth/check`, timeoutMs: 400, cacheMs: 30_000 },
       apiKeys: [],
+    }, {
+      // On, as in production: the limiter signs the caller in before the route does.
+      rateLimits: { userPerMinute: 100_000, servicePerMinute: 100_000, ipPerMinute: 100_000 },
     });
   });
   after(async function () {
@@ -100,6 +103,13 @@ describe('the auth webhook (AUTH_WEBHOOK_URL) on the API and the broker', functi
     expect((await services.apiStatus({ authorization: 'Bearer broken' })).status).to.equal(503);
     expect((await services.apiStatus({ authorization: 'Bearer broken' })).status).to.equal(503);
     expect(callsWith('Bearer broken')).to.equal(2);
+  });
+
+  it('asks once per request although the rate limits sign the caller in before the route', async function () {
+    // Failures are not cached: each request's one check is one call.
+    const broken = `broken-${randomUUID()}`;
+    for (let i = 0; i < 3; i++) expect((await services.apiStatus({ authorization: `Bearer ${broken}` })).status).to.equal(503);
+    expect(callsWith(broken)).to.equal(3);
   });
 
   it('never sends a service API key to the webhook as if it were a user token', async function () {

@@ -17,17 +17,13 @@ import {
   startMetricsServer,
   type MetricsServer,
 } from '../../shared/metrics/index.js';
-import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
-import {
-  startSubscriptionApi,
-  type SubscriptionApi,
-} from '../../services/subscription-api/start-subscription-api.js';
+import type { SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
 import { obliterateQueues } from '../support/queues.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { startRealTestApi } from '../support/test-api.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -172,15 +168,7 @@ describe('GET /metrics on the subscription-api', function () {
   before(async function () {
     testDb = await createTestDatabase('sqlite');
     database = await startDatabase(testDb.config, testLogger());
-    api = await startSubscriptionApi({
-      http: { host: '127.0.0.1', port: { port: 0, explicit: true } },
-      auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [] },
-      push: { endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false } },
-      redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
-      dataSource: database.dataSource,
-      log: testLogger(),
-      metrics: registry,
-    });
+    api = await startRealTestApi(database.dataSource, prefix, { metrics: registry });
   });
   after(async function () {
     await api.close();

@@ -158,6 +158,8 @@ describe('GET /openapi.json', function () {
         const inPath = operation.parameters.filter((p: { in: string }) => p.in === 'path').map((p: { name: string }) => p.name);
         expect(inPath, path).to.deep.equal(names);
         expect(Object.keys(operation.responses).length, path).to.be.greaterThan(1);
+        const unlimited = API_ROUTES.some((r) => openApiPath(r.path) === path && r.unlimited === true);
+        expect(Object.keys(operation.responses).includes('429'), `429 of ${path}`).to.equal(!unlimited);
       }
     }
     expect(doc.components.schemas['Error'].properties.error.required).to.deep.equal(['code', 'message']);

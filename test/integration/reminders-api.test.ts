@@ -3,13 +3,13 @@ import { Queue } from 'bullmq';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createSubscriptionStore, hashEndpoint, startDatabase, type Database } from '../../shared/database/index.js';
-import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { QUEUE_NAMES, reminderSchedulerId } from '../../shared/topics/index.js';
-import { startSubscriptionApi, type SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
+import type { SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
 import { obliterateQueues } from '../support/queues.js';
 import { testLogger } from '../support/silent-logger.js';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/test-databases.js';
-import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
+import { startRealTestApi } from '../support/test-api.js';
+import { userToken } from '../support/tokens.js';
 import { createBrowserKeys } from '../support/web-push-receiver.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -25,14 +25,7 @@ describe('daily reminders through POST and DELETE /v1/subscriptions (MariaDB, Re
   before(async function () {
     testDb = await createTestDatabase('mysql');
     database = await startDatabase(testDb.config, testLogger());
-    api = await startSubscriptionApi({
-      http: { host: '127.0.0.1', port: { port: 0, explicit: true } },
-      auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [] },
-      push: { endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false } },
-      redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
-      dataSource: database.dataSource,
-      log: testLogger(),
-    });
+    api = await startRealTestApi(database.dataSource, prefix);
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     reminders = new Queue(QUEUE_NAMES.reminders, { connection: redis, prefix });
   });

@@ -5,6 +5,7 @@ import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import type { JWK } from 'jose';
 import { startBroker, type Broker, type BrokerDeps } from '../../services/broker/start-broker.js';
 import { startSubscriptionApi, type SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
+import type { RateLimitSettings } from '../../shared/config/index.js';
 import { startDatabase, type Database } from '../../shared/database/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
 import { obliterateQueues } from './queues.js';
@@ -59,14 +60,20 @@ export interface AuthServices {
   close(): Promise<void>;
 }
 
-/** The real subscription-api and broker, both with `auth`, on MariaDB and Redis. */
-export async function startAuthServices(auth: BrokerDeps['auth']): Promise<AuthServices> {
+/**
+ * The real subscription-api and broker, both with `auth`, on MariaDB and Redis; the API counts
+ * `rateLimits` when given.
+ */
+export async function startAuthServices(
+  auth: BrokerDeps['auth'],
+  options: { rateLimits?: RateLimitSettings } = {},
+): Promise<AuthServices> {
   const log = testLogger();
   const redis = { url: TEST_REDIS_URL, queuePrefix: `test-${randomUUID()}` };
   const testDb: TestDatabase = await createTestDatabase('mysql');
   const database: Database = await startDatabase(testDb.config, log);
   const api: SubscriptionApi = await startSubscriptionApi({
-    http: { host: '127.0.0.1', port: { port: 0, explicit: true } },
+    http: { host: '127.0.0.1', port: { port: 0, explicit: true }, rateLimits: options.rateLimits },
     auth,
     push: { endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false } },
     redis,

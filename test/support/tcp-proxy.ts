@@ -11,7 +11,10 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly held: (() => void)[] = [];
   private frozen = false;
+  private down = false;
   port = 0;
+  /** Connections clients opened to the proxy so far, also those refused while it was down. */
+  connections = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -20,6 +23,11 @@ export class TcpProxy {
 
   async start(): Promise<this> {
     this.server = createServer((client) => {
+      this.connections += 1;
+      if (this.down) {
+        client.destroy();
+        return;
+      }
       const upstream = connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -41,6 +49,16 @@ export class TcpProxy {
   thaw(): void {
     this.frozen = false;
     for (const deliver of this.held.splice(0)) deliver();
+  }
+
+  /** The server is gone: open connections are cut, new ones closed at once. */
+  takeDown(): void {
+    this.down = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  bringUp(): void {
+    this.down = false;
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,11 @@ import {
 } from '../../shared/queue/index.js';
 import { createAuthenticator } from '../../shared/auth/index.js';
 import { createApp } from '../../services/subscription-api/create-app.js';
+import {
+  startSubscriptionApi,
+  type SubscriptionApi,
+  type SubscriptionApiDeps,
+} from '../../services/subscription-api/start-subscription-api.js';
 import { createRateLimits } from '../../services/subscription-api/rate-limits.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { obliterateQueues } from './queues.js';
@@ -162,4 +167,25 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
     },
     close,
   };
+}
+
+/**
+ * The API as a deployment starts it (`startSubscriptionApi`) on `dataSource`, listening on a free
+ * loopback port, with users signing in by `userToken`, the real push hosts and queues under
+ * `prefix`; `more` replaces any of these.
+ */
+export function startRealTestApi(
+  dataSource: DataSource,
+  prefix: string,
+  more: Partial<SubscriptionApiDeps> = {},
+): Promise<SubscriptionApi> {
+  return startSubscriptionApi({
+    http: { host: '127.0.0.1', port: { port: 0, explicit: true } },
+    auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [] },
+    push: { endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false } },
+    redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
+    dataSource,
+    log: testLogger(),
+    ...more,
+  });
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { accessTokenCookie, bearerToken } from '../../shared/auth/index.js';
+import { accessTokenCookie, bearerToken, createAuthenticator } from '../../shared/auth/index.js';
 import { userCredentials } from '../../services/subscription-api/user-credentials.js';
 
 describe('accessTokenCookie', () => {
@@ -34,5 +34,22 @@ describe('userCredentials (subscription-api)', () => {
     const credentials = userCredentials({ cookie, host: 'push.example.com', origin: 'https://evil.example', authorization: 'Bearer x' });
     expect(credentials).to.deep.equal({ authorization: 'Bearer x', cookie: undefined });
     expect(userCredentials({ cookie, host: 'push.example.com', origin: 'null' }).cookie).to.equal(undefined);
+  });
+});
+
+describe('createAuthenticator: finding a service by its API key', function () {
+  const key = (name: string, value: string) => ({ name, key: value, packages: ['crm'], admin: false, router: false });
+
+  it('finds a key shaped like a JWT when one is configured, and tells a JWT-shaped stranger apart', function () {
+    const auth = createAuthenticator({ jwtSecret: 'x'.repeat(32), apiKeys: [key('plain', 'plain-key-0123456789'), key('dotted', 'aaaa.bbbb.cccc')] });
+    expect(auth.findService('aaaa.bbbb.cccc')?.name).to.equal('dotted');
+    expect(auth.findService('plain-key-0123456789')?.name).to.equal('plain');
+    expect(auth.findService('aaaa.bbbb.cccd')).to.equal(undefined);
+  });
+
+  it('answers that a JWT-shaped token is no key when no key has that shape', function () {
+    const auth = createAuthenticator({ jwtSecret: 'x'.repeat(32), apiKeys: [key('plain', 'plain-key-0123456789')] });
+    expect(auth.findService('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln')).to.equal(undefined);
+    expect(auth.findService('plain-key-0123456789')?.name).to.equal('plain');
   });
 });
