@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { createTopics } from '../../shared/topics/index.js';
 import { createPresenceTracker } from '../../shared/presence/index.js';
 import { connectRedis } from '../../shared/queue/index.js';
+import { acknowledgeWhenStored } from './acknowledge-when-stored.js';
 import { installAuthorization } from './authorize.js';
 import { createConnectionLimits } from './connection-limits.js';
 import { indexOutgoingQueues } from './outgoing-queues.js';
@@ -123,6 +124,8 @@ export async function startBroker(deps: BrokerDeps): Promise<Broker> {
     webhook: auth.webhook !== undefined,
     log,
   });
+  // After the authorization it wraps: a PUBACK then means the message is in Redis.
+  if (config.cluster) acknowledgeWhenStored(aedes);
   const perAddress = createConnectionLimits({
     maxPerAddress: limits.maxConnectionsPerAddress,
     connectsPerMinute: limits.connectsPerAddressPerMinute,
