@@ -307,7 +307,7 @@ function render(runs: [Path, Run][], groups: GroupRun[], started: Date, seconds:
     '',
     `- axion p99 vs the slower raw path's p99: ${ms(axion.p99)} / ${ms(rawP99)} = **${(axion.p99 / rawP99).toFixed(2)}×** (target ≤ 3×; an event crosses the broker twice, so 2× is the floor)`,
     `- axion throughput: **${n(axion.saturationRate)} events/s** (target ≥ 10,000)`,
-    `- axion's dashboards also got ${n(axion.unseenCounts)} inbox unseen-count messages (at most one per user per coalescing window, `INBOX_UNSEEN_WINDOW_MS`, after the events)`,
+    `- axion's dashboards also got ${n(axion.unseenCounts)} inbox unseen-count messages (at most one per user per coalescing window, \`INBOX_UNSEEN_WINDOW_MS\`, after the events)`,
     '',
     'Group send: one event to a group (delivery `always`; no push-worker runs, so the jobs stay queued). Routed = from the producer\'s publish to the router\'s "event routed" (every push job added). RSS of the router process, sampled every 10 ms; the smaller group goes first, so the larger one starts from a warm process.',
     '',
