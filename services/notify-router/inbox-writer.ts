@@ -13,9 +13,10 @@ export interface InboxWriter {
   add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>>;
   /**
    * Publishes the unseen count of each of these users of the package, counted at the end of
-   * the current coalescing window (see unseen-counts.ts); resolves once published.
+   * the current coalescing window (see unseen-counts.ts); resolves once published. With `now`
+   * the window ends at once, for callers that wait (a job must not wait out a window).
    */
-  publishUnseen(pkg: string, users: readonly string[]): Promise<void>;
+  publishUnseen(pkg: string, users: readonly string[], options?: { now?: boolean }): Promise<void>;
   /** Publishes the counts still waiting for their window. */
   close(): Promise<void>;
 }

@@ -8,9 +8,11 @@ export interface UnseenCounts {
   /**
    * Publishes the unseen count of each of these users of the package: counted at the end of
    * the current window, so after every change made before the call. Resolves once published;
-   * rejects when the count or a publish failed.
+   * rejects when the count or a publish failed. With `now`, the window ends at once (or as soon
+   * as the window being sent is out): for callers that wait for their counts (route and mark-seen
+   * jobs), where waiting out a window would hold the job.
    */
-  publish(pkg: string, users: readonly string[]): Promise<void>;
+  publish(pkg: string, users: readonly string[], options?: { now?: boolean }): Promise<void>;
   /** Publishes what is waiting without waiting out the window, and stops taking more. */
   close(): Promise<void>;
 }
@@ -30,6 +32,9 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/** Users per count read and per round of publishes (a route batch). */
+const CHUNK = 1_000;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -46,25 +51,31 @@ export function createUnseenCounts(deps: UnseenCountsDeps): UnseenCounts {
   let waiters: Waiter[] = [];
   let running: Promise<void> | null = null;
   let closing = false;
+  let hurry = false;
   let endWindow: (() => void) | null = null;
 
   async function publishCounts(pkg: string, users: string[]): Promise<void> {
-    const counts = await deps.inbox.countUnseen(pkg, users);
-    await Promise.all(
-      users.map((user) => {
-        const message: UnseenMessage = { type: 'unseen', count: counts.get(user) ?? 0 };
-        return deps.realtime.publish(deps.topics.push(pkg, user), JSON.stringify(message));
-      }),
-    );
+    // A chunk at a time: a window that gathered a fan-out has at most a chunk of publishes in flight.
+    for (let i = 0; i < users.length; i += CHUNK) {
+      const chunk = users.slice(i, i + CHUNK);
+      const counts = await deps.inbox.countUnseen(pkg, chunk);
+      await Promise.all(
+        chunk.map((user) => {
+          const message: UnseenMessage = { type: 'unseen', count: counts.get(user) ?? 0 };
+          return deps.realtime.publish(deps.topics.push(pkg, user), JSON.stringify(message));
+        }),
+      );
+    }
   }
 
   async function run(): Promise<void> {
     while (waiters.length > 0) {
-      if (!closing) await new Promise<void>((resolve) => {
+      if (!closing && !hurry) await new Promise<void>((resolve) => {
         endWindow = resolve;
         void wait(deps.windowMs).then(resolve);
       });
       endWindow = null;
+      hurry = false;
       const [batch, settle] = [pending, waiters];
       [pending, waiters] = [new Map(), []];
       try {
@@ -78,7 +89,7 @@ export function createUnseenCounts(deps: UnseenCountsDeps): UnseenCounts {
   }
 
   return {
-    publish(pkg, users) {
+    publish(pkg, users, options) {
       if (users.length === 0) return Promise.resolve();
       if (closing) return Promise.reject(new Error('unseen counts are closed'));
       let waiting = pending.get(pkg);
@@ -86,6 +97,10 @@ export function createUnseenCounts(deps: UnseenCountsDeps): UnseenCounts {
       for (const user of users) waiting.add(user);
       return new Promise<void>((resolve, reject) => {
         waiters.push({ resolve, reject });
+        if (options?.now) {
+          hurry = true;
+          endWindow?.();
+        }
         running ??= run();
       });
     },

@@ -101,6 +101,36 @@ describe('createUnseenCounts', () => {
     expect(sent).to.deep.equal(['alice=5', 'alice=0']);
   });
 
+  it('ends the window at once for a caller that waits (now), sending what else waited with it', async () => {
+    const { inbox, sent, counts, windows } = arrange();
+    inbox.unseen.set('alice', 2);
+    inbox.unseen.set('bob', 1);
+
+    const intake = counts.publish('crm', ['alice']);
+    await counts.publish('crm', ['bob'], { now: true });
+    await intake;
+
+    expect(windows, 'no window was waited out').to.have.length(1);
+    expect(inbox.reads).to.deep.equal([['alice', 'bob']]);
+    expect(sent).to.deep.equal(['alice=2', 'bob=1']);
+  });
+
+  it('sends a now that comes while a window is being counted right after it, without another window', async () => {
+    const { inbox, sent, counts, windows, endWindow } = arrange();
+    inbox.unseen.set('alice', 1);
+    const first = counts.publish('crm', ['alice']);
+    inbox.hold = true;
+    await endWindow();
+
+    inbox.unseen.set('alice', 0);
+    const marked = counts.publish('crm', ['alice'], { now: true });
+    inbox.release();
+    await Promise.all([first, marked]);
+
+    expect(windows).to.have.length(0);
+    expect(sent).to.deep.equal(['alice=1', 'alice=0']);
+  });
+
   it('keeps packages apart: the same user name in two packages gets two reads and two counts', async () => {
     const { inbox, sent, counts, endWindow } = arrange();
     inbox.unseen.set('alice', 2);
