@@ -307,7 +307,7 @@ function render(runs: [Path, Run][], groups: GroupRun[], started: Date, seconds:
     '',
     `- axion p99 vs the slower raw path's p99: ${ms(axion.p99)} / ${ms(rawP99)} = **${(axion.p99 / rawP99).toFixed(2)}×** (target ≤ 3×; an event crosses the broker twice, so 2× is the floor)`,
     `- axion throughput: **${n(axion.saturationRate)} events/s** (target ≥ 10,000)`,
-    `- axion's dashboards also got ${n(axion.unseenCounts)} inbox unseen-count messages (one per user per intake commit, after the events)`,
+    `- axion's dashboards also got ${n(axion.unseenCounts)} inbox unseen-count messages (at most one per user per coalescing window, \`INBOX_UNSEEN_WINDOW_MS\`, after the events)`,
     '',
     'Group send: one event to a group (delivery `always`; no push-worker runs, so the jobs stay queued). Routed = from the producer\'s publish to the router\'s "event routed" (every push job added). RSS of the router process, sampled every 10 ms; the smaller group goes first, so the larger one starts from a warm process.',
     '',
@@ -335,7 +335,9 @@ async function main(): Promise<void> {
     const broker = fleet.start('broker', { ...env, NODE_OPTIONS: process.env['BENCH_ROUTER_NODE_OPTIONS'] });
     const { tcpPort } = await broker.waitForLog('mqtt broker listening');
     const mqttUrl = `mqtt://127.0.0.1:${String(tcpPort)}`;
-    const routerEnv = { ...env, MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY };
+    // INBOX_UNSEEN_WINDOW_MS from the bench's environment reaches the router, to compare windows.
+    const window = process.env['INBOX_UNSEEN_WINDOW_MS'];
+    const routerEnv = { ...env, MQTT_URL: mqttUrl, MQTT_USERNAME: 'router', MQTT_PASSWORD: ROUTER_KEY, ...(window ? { INBOX_UNSEEN_WINDOW_MS: window } : {}) };
     const router = fleet.start('notify-router', { ...routerEnv, NODE_OPTIONS: process.env['BENCH_ROUTER_NODE_OPTIONS'] });
     await router.waitForLog('notify-router started');
     const sideCars = () => ({ router: [router.pid!], mariadb: pidsOf('mariadbd'), redis: pidsOf('redis-server') });

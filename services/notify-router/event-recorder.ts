@@ -70,8 +70,9 @@ async function commit(deps: EventRecorderDeps, jobs: RouteJob[]): Promise<Record
   ]);
   // The counts go out beside the acknowledgements, not before them: only the items must be
   // stored first, and a count's read plus its broker round trip held every commit, and the
-  // events waiting behind it, for longer than the commit itself (bench:realtime). A count that
-  // fails to go out is logged; the user's next change, or GET /v1/inbox, brings the right one.
+  // events waiting behind it, for longer than the commit itself (bench:realtime). They are read
+  // and sent at the end of the coalescing window (unseen-counts.ts). A count that fails to go
+  // out is logged; the user's next change, or GET /v1/inbox, brings the right one.
   for (const [pkg, users] of changed) {
     deps.inbox.publishUnseen(pkg, users).catch((err: unknown) =>
       deps.log.warn({ err: (err as Error).message, package: pkg, users: users.length }, 'unseen counts not published'),

@@ -52,7 +52,9 @@ export async function startInboxWorker(deps: InboxWorkerDeps): Promise<Service> 
       if (job.name !== INBOX_JOBS.unseen || !parsed.success) {
         throw new UnrecoverableError(`malformed inbox job ${job.name}`);
       }
-      await deps.writer.publishUnseen(parsed.data.package, [parsed.data.user]);
+      // Ends the window at once: the job waits for the count, and a user who marked items seen
+      // expects the badge to drop now.
+      await deps.writer.publishUnseen(parsed.data.package, [parsed.data.user], { now: true });
       return 'published';
     },
     { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },

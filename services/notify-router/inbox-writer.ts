@@ -1,7 +1,7 @@
 import type { InboxEntry, InboxStore } from '../../shared/database/index.js';
-import type { UnseenMessage } from '../../shared/events/index.js';
 import type { Topics } from '../../shared/topics/index.js';
 import type { RealtimePublisher } from './realtime-publisher.js';
+import { createUnseenCounts } from './unseen-counts.js';
 
 /** Where routing puts notifications into users' inboxes, and how their unseen counts go out. */
 export interface InboxWriter {
@@ -11,35 +11,36 @@ export interface InboxWriter {
    * Messages were published: the count follows the Message on the user's topic.
    */
   add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>>;
-  /** Publishes the unseen count of each of these users of the package, as counted now. */
-  publishUnseen(pkg: string, users: readonly string[]): Promise<void>;
+  /**
+   * Publishes the unseen count of each of these users of the package, counted at the end of
+   * the current coalescing window (see unseen-counts.ts); resolves once published. With `now`
+   * the window ends at once, for callers that wait (a job must not wait out a window).
+   */
+  publishUnseen(pkg: string, users: readonly string[], options?: { now?: boolean }): Promise<void>;
+  /** Publishes the counts still waiting for their window. */
+  close(): Promise<void>;
 }
+
+/** `INBOX_UNSEEN_WINDOW_MS` unless set. */
+export const DEFAULT_UNSEEN_WINDOW_MS = 250;
 
 export interface InboxWriterDeps {
   inbox: Pick<InboxStore, 'add' | 'countUnseen'>;
   realtime: Pick<RealtimePublisher, 'publish'>;
   topics: Topics;
+  /** How long a user's changes are gathered into one count (`INBOX_UNSEEN_WINDOW_MS`). */
+  unseenWindowMs?: number;
   now?: () => Date;
 }
 
 /**
  * Counts are read from the table after each change rather than kept as counters: an insert
  * that was already done (a retried route job) or a purge cannot make them drift, and the read
- * is one grouped count per package per batch over (package, user, seen_at).
+ * is one grouped count per package per window over (package, user, seen_at).
  */
 export function createInboxWriter(deps: InboxWriterDeps): InboxWriter {
   const now = deps.now ?? (() => new Date());
-
-  async function publishUnseen(pkg: string, users: readonly string[]): Promise<void> {
-    if (users.length === 0) return;
-    const counts = await deps.inbox.countUnseen(pkg, users);
-    await Promise.all(
-      users.map((user) => {
-        const message: UnseenMessage = { type: 'unseen', count: counts.get(user) ?? 0 };
-        return deps.realtime.publish(deps.topics.push(pkg, user), JSON.stringify(message));
-      }),
-    );
-  }
+  const unseen = createUnseenCounts({ ...deps, windowMs: deps.unseenWindowMs ?? DEFAULT_UNSEEN_WINDOW_MS });
 
   async function add(entries: readonly InboxEntry[]): Promise<Map<string, string[]>> {
     if (entries.length === 0) return new Map();
@@ -53,5 +54,5 @@ export function createInboxWriter(deps: InboxWriterDeps): InboxWriter {
     return new Map([...byPackage].map(([pkg, users]) => [pkg, [...users]]));
   }
 
-  return { add, publishUnseen };
+  return { add, publishUnseen: unseen.publish, close: unseen.close };
 }

@@ -55,19 +55,24 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
   const { user: _none, ...withoutUser } = template;
   const outcome = { realtime: 0, pushQueued: 0, pushSkippedOnline: 0 };
 
+  // A batch's counts are in flight while the next batch is routed; at most one batch's wait
+  // at a time, so a fan-out never holds more than two batches of users.
+  let counting: Promise<unknown> = Promise.resolve();
   await deps.resolveTarget(job.package, job.target, async (users) => {
-    // The MQTT intake's fast path has already published to the users of a job it marks.
-    if (!job.realtimePublished) {
-      await Promise.all(
-        users.map((user) =>
-          deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
-        ),
-      );
-    }
-    // One insert per batch, after the Messages; the counts go out once the push jobs are queued
-    // (a count's read and broker round trip need not hold the Web Push of a fan-out).
-    const changed = await deps.inbox.add(users.map((user) => ({ notificationId: job.id, package: job.package, user })));
-    const pushUsers = new Set(await usersForPush(deps, job.package, event.delivery, users));
+    // The Messages (unless the MQTT intake's fast path already published them), the inbox
+    // items and the presence read go out together: none needs another's answer.
+    const [, changed, pushList] = await Promise.all([
+      job.realtimePublished
+        ? undefined
+        : Promise.all(
+            users.map((user) =>
+              deps.realtime.publish(deps.topics.push(job.package, user), JSON.stringify(messageFor(withoutUser, user))),
+            ),
+          ),
+      deps.inbox.add(users.map((user) => ({ notificationId: job.id, package: job.package, user }))),
+      usersForPush(deps, job.package, event.delivery, users),
+    ]);
+    const pushUsers = new Set(pushList);
     const pushJobs: PushJob[] = [];
     // Chunks are cut from the batch before presence is applied and keyed by the whole chunk:
     // routing again after someone came online makes the same job ids, never a second push.
@@ -89,14 +94,23 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
       });
     }
     await deps.pushQueue.addBulk(pushJobs);
-    // Published even when nothing new went in: a retry after a failed publish inserts nothing,
-    // and its users must still get their count.
-    await Promise.all([...changed].map(([pkg, batchUsers]) => deps.inbox.publishUnseen(pkg, batchUsers)));
+    // The counts follow the batch's Messages (published above); they are requested once the push
+    // jobs are queued (a count's read and broker round trip need not hold a fan-out's Web Push),
+    // even when nothing new went in: a retry after a failed publish inserts nothing, and its
+    // users must still get their count.
+    // A job waits for its counts (a failed one retries it), so it ends the window at once: it
+    // still shares a read with whatever else changed meanwhile, and a route job or a fan-out
+    // batch is not held for the window.
+    await counting;
+    counting = Promise.all([...changed].map(([pkg, batchUsers]) => deps.inbox.publishUnseen(pkg, batchUsers, { now: true })));
+    counting.catch(() => undefined);
     outcome.realtime += users.length;
     outcome.pushQueued += pushUsers.size;
     // Users that `offline` left to their live dashboards.
     if (event.delivery === 'offline') outcome.pushSkippedOnline += users.length - pushUsers.size;
   });
+  // The job finishes once every count is out: one that failed retries the route job.
+  await counting;
   // Counted in users, as the workers count pushDone; set, not added, so a retry changes nothing.
   await deps.status.set(job.id, outcome);
   deps.log.info({ eventId: job.id, package: job.package, ...outcome, requestId: job.requestId }, 'event routed');

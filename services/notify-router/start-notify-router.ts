@@ -42,8 +42,11 @@ export interface NotifyRouterDeps {
   log: Logger;
   /** Where rejected and accepted MQTT events are counted. */
   metrics?: MetricsRegistry;
-  /** `INBOX_SEEN_RETENTION_DAYS`, and how often the purge runs (tests: seconds; else hourly). */
-  inbox: { seenRetentionDays: number; purgeEveryMs?: number };
+  /**
+   * `INBOX_SEEN_RETENTION_DAYS`, how often the purge runs (tests: seconds; else hourly), and
+   * `INBOX_UNSEEN_WINDOW_MS` (unset: 250 ms).
+   */
+  inbox: { seenRetentionDays: number; purgeEveryMs?: number; unseenWindowMs?: number };
 }
 
 export interface NotifyRouter extends Service {
@@ -83,7 +86,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
   const status = createDeliveryStatus(producer, prefix);
   const realtime = await startMqttPublisher(deps.mqtt, log);
   const inboxStore = createInboxStore(deps.dataSource);
-  const inbox = createInboxWriter({ inbox: inboxStore, realtime, topics });
+  const inbox = createInboxWriter({ inbox: inboxStore, realtime, topics, unseenWindowMs: deps.inbox.unseenWindowMs });
   const intakeMetrics = deps.metrics && createIntakeMetrics(deps.metrics);
   const intakeDeps = {
     topics,
@@ -177,6 +180,7 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
       await worker.close();
       await reminderWorker.close();
       await inboxWorker.close();
+      await inbox.close();
       await realtime.close();
       await routeQueue.close();
       await pushQueue.close();

@@ -108,6 +108,8 @@ export interface PushConfig {
 export interface InboxConfig {
   /** Seen inbox items are purged this many days after they were seen; unseen ones stay. */
   seenRetentionDays: number;
+  /** A user's inbox changes within this many milliseconds go out as one unseen count. */
+  unseenWindowMs: number;
 }
 
 /** Every setting, grouped so that each service can be handed only its own slice. */
@@ -219,6 +221,7 @@ const schema = z
   PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
   INBOX_SEEN_RETENTION_DAYS: count(1, 3650, 30),
+  INBOX_UNSEEN_WINDOW_MS: count(0, 10_000, 250),
   PUSH_SHUTDOWN_TIMEOUT_MS: count(0, 600_000, 20_000),
   })
   .superRefine((e, ctx) => {
@@ -302,7 +305,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
       shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
     },
-    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS },
+    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS, unseenWindowMs: e.INBOX_UNSEEN_WINDOW_MS },
   };
 }
 

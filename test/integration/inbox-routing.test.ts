@@ -141,6 +141,30 @@ describe('the router and the inbox (aedes, MariaDB, Redis)', function () {
     expect(page.body['items']).to.have.length(1);
   });
 
+  it('sends one count for a burst of events within the window, the last one exact, and the count after marking seen', async function () {
+    const user = freshUser();
+    const { received } = await dashboard(user);
+    const producer = await connectAsync(mqttUrl, { clientId: `producer-${randomUUID()}`, reconnectPeriod: 0 });
+    clients.push(producer);
+    // Ten events 20 ms apart: each is committed on its own, all within one or two windows.
+    for (let i = 0; i < 10; i++) {
+      producer.publish(`axion/crm/notify/user/${user}`, JSON.stringify({ title: `burst ${i}`, delivery: 'realtime' }), { qos: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await until(() => unseenCounts(received).at(-1) === 10, 'the count of the whole burst arrived');
+    const afterBurst = unseenCounts(received);
+    const page = await api.call('GET', '/v1/inbox?package=crm&limit=1', undefined, await asUser(user));
+    await api.call('POST', '/v1/inbox/seen', { package: 'crm', upTo: page.body['items'][0].cursor }, await asUser(user));
+    await until(() => unseenCounts(received).at(-1) === 0, 'the count after marking everything seen arrived');
+    await producer.publishAsync(`axion/crm/notify/user/${user}`, JSON.stringify({ title: 'after', delivery: 'realtime' }), { qos: 1 });
+    await until(() => unseenCounts(received).at(-1) === 1, 'the count of the next event arrived');
+
+    expect(received.filter((m) => m['type'] !== 'unseen')).to.have.length(11);
+    expect(afterBurst.length, `counts of the burst: ${afterBurst.join(', ')}`).to.be.at.most(4);
+    expect([...afterBurst].sort((a, b) => Number(a) - Number(b))).to.deep.equal(afterBurst);
+    expect(unseenCounts(received).slice(afterBurst.length)).to.deep.equal([0, 1]);
+  });
+
   it('purges items seen longer ago than the retention on its job scheduler, and keeps the rest', async function () {
     const notifications = createNotificationStore(api.dataSource);
     const id = `evt-${randomUUID()}`;

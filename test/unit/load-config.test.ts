@@ -91,6 +91,8 @@ describe('loadConfig', () => {
     ['API_KEYS', 'svc:only-two-fields'],
     ['INBOX_SEEN_RETENTION_DAYS', '0'],
     ['INBOX_SEEN_RETENTION_DAYS', 'a week'],
+    ['INBOX_UNSEEN_WINDOW_MS', '-5'],
+    ['INBOX_UNSEEN_WINDOW_MS', '60000'],
     ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
     ['RATE_LIMIT_SERVICE_PER_MINUTE', 'lots'],
     ['RATE_LIMIT_IP_PER_MINUTE', '1.5'],
@@ -105,8 +107,14 @@ describe('loadConfig', () => {
   }
 
   it('keeps seen inbox items 30 days unless INBOX_SEEN_RETENTION_DAYS says otherwise', () => {
-    expect(loadConfig({}).inbox).to.deep.equal({ seenRetentionDays: 30 });
-    expect(loadConfig({ INBOX_SEEN_RETENTION_DAYS: '7' }).inbox).to.deep.equal({ seenRetentionDays: 7 });
+    expect(loadConfig({}).inbox.seenRetentionDays).to.equal(30);
+    expect(loadConfig({ INBOX_SEEN_RETENTION_DAYS: '7' }).inbox.seenRetentionDays).to.equal(7);
+  });
+
+  it('gathers unseen counts over 250 ms unless INBOX_UNSEEN_WINDOW_MS says otherwise (0: every turn)', () => {
+    expect(loadConfig({}).inbox.unseenWindowMs).to.equal(250);
+    expect(loadConfig({ INBOX_UNSEEN_WINDOW_MS: '0' }).inbox.unseenWindowMs).to.equal(0);
+    expect(loadConfig({ INBOX_UNSEEN_WINDOW_MS: '1000' }).inbox.unseenWindowMs).to.equal(1000);
   });
 
   it('reports several bad variables in one error', () => {

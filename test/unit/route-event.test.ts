@@ -77,19 +77,12 @@ function arrange(online: string[] = []) {
       await this.forEachBatch(_pkg, 'sales', size, each);
     },
   };
-  // The inbox notes how many Messages had gone out when each batch reached it.
   const inbox = new RecordingInbox();
-  const publishedBeforeInbox: number[] = [];
-  const addToInbox = inbox.add.bind(inbox);
-  inbox.add = async (entries) => {
-    publishedBeforeInbox.push(realtime.published.length);
-    return addToInbox(entries);
-  };
   const deps: RouteEventDeps = {
     realtime, pushQueue, presence, status, inbox, topics: createTopics(), log: testLogger(),
     resolveTarget: createTargetResolver(groups, 2),
   };
-  return { deps, realtime, pushQueue, status, inbox, publishedBeforeInbox };
+  return { deps, realtime, pushQueue, status, inbox };
 }
 
 function routeJob(event: Partial<EventInput> = {}, target: Target = { user: 'alice' }): RouteJob {
@@ -122,14 +115,49 @@ describe('routeEvent', () => {
     expect(JSON.parse(realtime.published[0]!.payload)).to.deep.equal(messageFor(job, 'alice'));
   });
 
-  it("puts every target user's item in the inbox once per batch, after that batch's Messages went out", async () => {
-    const { deps, inbox, publishedBeforeInbox } = arrange();
+  it("puts every target user's item in the inbox once per batch, without waiting for that batch's Messages", async () => {
+    const { deps, realtime, inbox } = arrange();
+    // A broker that holds every acknowledgement until the inbox has been written.
+    let inboxWrites = 0;
+    const addToInbox = inbox.add.bind(inbox);
+    inbox.add = async (entries) => (inboxWrites += 1, addToInbox(entries));
+    const publish = realtime.publish.bind(realtime);
+    realtime.publish = async (topic, payload) => {
+      const writes = inboxWrites;
+      while (inboxWrites === writes) await new Promise((resolve) => setImmediate(resolve));
+      return publish(topic, payload);
+    };
 
     await routeEvent(deps, routeJob({}, { group: 'sales' }));
 
     expect(inbox.calls.map((entries) => entries.map((e) => e.user))).to.deep.equal([['ann', 'ben'], ['cid', 'dee'], ['eve']]);
     expect(inbox.calls.flat().every((e) => e.notificationId === 'evt-1' && e.package === 'crm')).to.equal(true);
-    expect(publishedBeforeInbox).to.deep.equal([2, 4, 5]);
+    expect(realtime.published).to.have.length(5);
+  });
+
+  it("requests a batch's unseen counts once its Messages went out, and finishes only when they are out", async () => {
+    const { deps, realtime, inbox } = arrange();
+    const publishedBeforeCounts: number[] = [];
+    let countsOut = 0;
+    inbox.publishUnseen = async () => {
+      publishedBeforeCounts.push(realtime.published.length);
+      await new Promise((resolve) => setImmediate(resolve));
+      countsOut += 1;
+    };
+
+    await routeEvent(deps, routeJob({}, { group: 'sales' }));
+
+    expect(publishedBeforeCounts).to.deep.equal([2, 4, 5]);
+    expect(countsOut).to.equal(3);
+  });
+
+  it('rejects when a batch\'s counts cannot be published, so the route job is retried', async () => {
+    const { deps, inbox } = arrange();
+    inbox.publishFailsWith = new Error('broker unavailable');
+
+    const routing = await routeEvent(deps, routeJob({}, { group: 'sales' })).then(() => 'routed', (err: Error) => err.message);
+
+    expect(routing).to.equal('broker unavailable');
   });
 
   it('fills the inbox for an event the MQTT intake already published, without publishing it again', async () => {
