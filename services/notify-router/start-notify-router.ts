@@ -49,6 +49,11 @@ export interface NotifyRouterDeps {
 export interface NotifyRouter extends Service {
   /** What routing needs: the database, Redis and the broker it publishes to. */
   readiness: ReadinessCheck[];
+  /**
+   * The router's connection to the broker (also in `readiness`): the all-in-one's `/readyz`
+   * checks the broker, embedded or external, through it.
+   */
+  brokerCheck: ReadinessCheck;
 }
 
 const ROUTE_CONCURRENCY = 8;
@@ -165,13 +170,11 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
   });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
+  const broker = brokerCheck(() => realtime.connected(), 'the MQTT connection is down');
   return {
     name: 'notify-router',
-    readiness: [
-      databaseCheck(deps.dataSource),
-      redisCheck(producer),
-      brokerCheck(() => realtime.connected(), 'the MQTT connection is down'),
-    ],
+    readiness: [databaseCheck(deps.dataSource), redisCheck(producer), broker],
+    brokerCheck: broker,
     async close() {
       await leadership.close();
       await worker.close();
