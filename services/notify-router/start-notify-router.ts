@@ -5,6 +5,7 @@ import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared
 import {
   createGroupStore,
   createInboxStore,
+  createNotificationRetentionStore,
   createNotificationStore,
   createSubscriptionStore,
 } from '../../shared/database/index.js';
@@ -42,8 +43,11 @@ export interface NotifyRouterDeps {
   log: Logger;
   /** Where rejected and accepted MQTT events are counted. */
   metrics?: MetricsRegistry;
-  /** `INBOX_SEEN_RETENTION_DAYS`, and how often the purge runs (tests: seconds; else hourly). */
-  inbox: { seenRetentionDays: number; purgeEveryMs?: number };
+  /**
+   * `INBOX_SEEN_RETENTION_DAYS`, `NOTIFICATION_RETENTION_DAYS` (unset or 0: notifications are
+   * kept), and how often the purge runs (tests: seconds; else hourly).
+   */
+  inbox: { seenRetentionDays: number; notificationRetentionDays?: number; purgeEveryMs?: number };
 }
 
 export interface NotifyRouter extends Service {
@@ -164,6 +168,12 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
     inbox: inboxStore,
     writer: inbox,
     seenRetentionDays: deps.inbox.seenRetentionDays,
+    notificationRetention: {
+      days: deps.inbox.notificationRetentionDays ?? 0,
+      notifications: createNotificationRetentionStore(deps.dataSource),
+      routeQueue,
+      status,
+    },
     purgeEveryMs: deps.inbox.purgeEveryMs,
     log,
     metrics: deps.metrics,

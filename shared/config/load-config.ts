@@ -108,6 +108,11 @@ export interface PushConfig {
 export interface InboxConfig {
   /** Seen inbox items are purged this many days after they were seen; unseen ones stay. */
   seenRetentionDays: number;
+  /**
+   * Notifications are deleted this many days after they were accepted, unless an inbox item
+   * still refers to one or its delivery is still pending; 0 keeps them forever.
+   */
+  notificationRetentionDays: number;
 }
 
 /** Every setting, grouped so that each service can be handed only its own slice. */
@@ -219,6 +224,7 @@ const schema = z
   PUSH_JOB_LOCK_MS: count(1_000, 600_000, 30_000),
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
   INBOX_SEEN_RETENTION_DAYS: count(1, 3650, 30),
+  NOTIFICATION_RETENTION_DAYS: count(0, 3650, 30),
   PUSH_SHUTDOWN_TIMEOUT_MS: count(0, 600_000, 20_000),
   })
   .superRefine((e, ctx) => {
@@ -302,7 +308,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
       shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
     },
-    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS },
+    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS, notificationRetentionDays: e.NOTIFICATION_RETENTION_DAYS },
   };
 }
 

@@ -91,6 +91,9 @@ describe('loadConfig', () => {
     ['API_KEYS', 'svc:only-two-fields'],
     ['INBOX_SEEN_RETENTION_DAYS', '0'],
     ['INBOX_SEEN_RETENTION_DAYS', 'a week'],
+    ['NOTIFICATION_RETENTION_DAYS', '-1'],
+    ['NOTIFICATION_RETENTION_DAYS', 'forever'],
+    ['NOTIFICATION_RETENTION_DAYS', '3651'],
     ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
     ['RATE_LIMIT_SERVICE_PER_MINUTE', 'lots'],
     ['RATE_LIMIT_IP_PER_MINUTE', '1.5'],
@@ -105,8 +108,14 @@ describe('loadConfig', () => {
   }
 
   it('keeps seen inbox items 30 days unless INBOX_SEEN_RETENTION_DAYS says otherwise', () => {
-    expect(loadConfig({}).inbox).to.deep.equal({ seenRetentionDays: 30 });
-    expect(loadConfig({ INBOX_SEEN_RETENTION_DAYS: '7' }).inbox).to.deep.equal({ seenRetentionDays: 7 });
+    expect(loadConfig({}).inbox.seenRetentionDays).to.equal(30);
+    expect(loadConfig({ INBOX_SEEN_RETENTION_DAYS: '7' }).inbox.seenRetentionDays).to.equal(7);
+  });
+
+  it('keeps notifications 30 days unless NOTIFICATION_RETENTION_DAYS says otherwise (0: forever)', () => {
+    expect(loadConfig({}).inbox).to.deep.equal({ seenRetentionDays: 30, notificationRetentionDays: 30 });
+    expect(loadConfig({ NOTIFICATION_RETENTION_DAYS: '90' }).inbox.notificationRetentionDays).to.equal(90);
+    expect(loadConfig({ NOTIFICATION_RETENTION_DAYS: '0' }).inbox.notificationRetentionDays).to.equal(0);
   });
 
   it('reports several bad variables in one error', () => {
