@@ -23,7 +23,10 @@ export interface InboxWorkerDeps {
   writer: Pick<InboxWriter, 'publishUnseen'>;
   /** `INBOX_SEEN_RETENTION_DAYS`. */
   seenRetentionDays: number;
-  /** What the notification retention reads and checks; `days` is `NOTIFICATION_RETENTION_DAYS` (0: keep). */
+  /**
+   * What the notification retention reads and checks; `days` is `NOTIFICATION_RETENTION_DAYS`
+   * (0: notifications are kept).
+   */
   notificationRetention: Omit<PurgeNotificationsDeps, 'log'> & { days: number };
   purgeEveryMs?: number;
   log: Logger;

@@ -35,8 +35,12 @@ export async function purgeNotifications(
     const rows = await deps.notifications.listUnreferencedBefore(createdBefore, from, batch);
     if (rows.length === 0) break;
     const ids = rows.map((row) => row.id);
-    const [held, pending] = await Promise.all([deps.routeQueue.holding(ids), deps.status.withPendingPushes(ids)]);
-    total += await deps.notifications.deleteUnreferenced(ids.filter((id) => !held.has(id) && !pending.has(id)));
+    const [held, pending] = await Promise.all([
+      deps.routeQueue.holding(ids),
+      deps.status.withPendingPushes(ids),
+    ]);
+    const unneeded = ids.filter((id) => !held.has(id) && !pending.has(id));
+    total += await deps.notifications.deleteUnreferenced(unneeded);
     if (rows.length < batch) break;
     from = rows[rows.length - 1]!;
   }

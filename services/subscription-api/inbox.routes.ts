@@ -21,11 +21,15 @@ export const inboxListQuerySchema = z
       .describe('Which items: `unseen`, `seen`, or `all` (the default) of them'),
     before: cursorSchema
       .optional()
-      .describe('Paging back: the items older than this cursor, newest first; a page read without `after` has the next older page at `before` = its `next`'),
+      .describe(
+        'Paging back: the items older than this cursor, newest first; a page read without `after` ' +
+          'has the next older page at `before` = its `next`',
+      ),
     after: cursorSchema
       .optional()
       .describe(
-        'Catching up: the items right after this cursor (an item\'s `cursor`), newest first; while more are newer, `next` is the cursor to pass as `after` again. Not with `before`',
+        "Catching up: the items right after this cursor (an item's `cursor`), newest first; while " +
+          'more are newer, `next` is the cursor to pass as `after` again. Not with `before`',
       ),
     limit: z.coerce
       .number()

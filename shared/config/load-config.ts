@@ -308,7 +308,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
       shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
     },
-    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS, notificationRetentionDays: e.NOTIFICATION_RETENTION_DAYS },
+    inbox: {
+      seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS,
+      notificationRetentionDays: e.NOTIFICATION_RETENTION_DAYS,
+    },
   };
 }
 

@@ -14,7 +14,11 @@ export interface NotificationRetentionStore {
    * Up to `limit` notifications accepted before `createdBefore` that no inbox item refers to,
    * oldest first, after `from` (the last of the previous batch) when given.
    */
-  listUnreferencedBefore(createdBefore: Date, from: NotificationPosition | null, limit: number): Promise<NotificationPosition[]>;
+  listUnreferencedBefore(
+    createdBefore: Date,
+    from: NotificationPosition | null,
+    limit: number,
+  ): Promise<NotificationPosition[]>;
   /**
    * Deletes these notifications by id, but none that an inbox item refers to by the time the
    * statement runs; answers how many went.
@@ -35,13 +39,17 @@ export function createNotificationRetentionStore(dataSource: DataSource): Notifi
   return {
     async listUnreferencedBefore(createdBefore, from, limit) {
       const after = from ? ` AND (${created} > ? OR (${created} = ? AND ${id} > ?))` : '';
-      const params = [toDb(createdBefore), ...(from ? [toDb(from.createdAt), toDb(from.createdAt), from.id] : [])];
+      const params = [toDb(createdBefore)];
+      if (from) params.push(toDb(from.createdAt), toDb(from.createdAt), from.id);
       const rows = (await dataSource.query(
         `SELECT ${id} AS id, ${created} AS createdAt FROM ${table} WHERE ${created} < ?${after} AND ${unreferenced} ` +
           `ORDER BY ${created}, ${id} LIMIT ${checkedLimit(limit)}`,
         params,
       )) as { id: string; createdAt: unknown }[];
-      return rows.map((row) => ({ id: row.id, createdAt: driver.prepareHydratedValue(row.createdAt, createdColumn) as Date }));
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: driver.prepareHydratedValue(row.createdAt, createdColumn) as Date,
+      }));
     },
     async deleteUnreferenced(ids) {
       if (ids.length === 0) return 0;

@@ -91,8 +91,8 @@ export function createDeliveryStatus(redis: Redis, prefix: string): DeliveryStat
       const pending = new Set<string>();
       answers.forEach(([err, fields], i) => {
         if (err) throw err;
-        const [queued, done] = fields as (string | null)[];
-        if (pendingPushes({ pushQueued: Number(queued ?? 0), pushDone: Number(done ?? 0) }) > 0) pending.add(eventIds[i]!);
+        const [queued, done] = (fields as (string | null)[]).map(Number);
+        if (pendingPushes({ pushQueued: queued!, pushDone: done! }) > 0) pending.add(eventIds[i]!);
       });
       return pending;
     },
