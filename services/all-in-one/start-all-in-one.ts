@@ -103,7 +103,7 @@ export async function startAllInOne(config: Config, log: Logger): Promise<AllInO
       metrics,
       // The API checks the database and Redis itself; the broker is checked through the
       // router's connection to it (embedded or external).
-      readiness: router.readiness.filter((check) => check.name === 'broker'),
+      readiness: [router.brokerCheck],
       demo: demoPage ? { mqttWsPort: broker?.wsPort ?? null, topicRoot: config.mqtt.topicRoot } : undefined,
     });
     services.push(api);

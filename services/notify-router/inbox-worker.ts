@@ -8,6 +8,7 @@ import { createInboxQueue, INBOX_JOBS, inboxUnseenJobSchema } from '../../shared
 import { QUEUE_NAMES } from '../../shared/topics/index.js';
 import type { InboxWriter } from './inbox-writer.js';
 import { purgeInbox } from './purge-inbox.js';
+import { purgeNotifications, type PurgeNotificationsDeps } from './purge-notifications.js';
 
 /** How often the retention purge runs unless a test asks otherwise. */
 export const INBOX_PURGE_EVERY_MS = 3600_000;
@@ -22,6 +23,11 @@ export interface InboxWorkerDeps {
   writer: Pick<InboxWriter, 'publishUnseen'>;
   /** `INBOX_SEEN_RETENTION_DAYS`. */
   seenRetentionDays: number;
+  /**
+   * What the notification retention reads and checks; `days` is `NOTIFICATION_RETENTION_DAYS`
+   * (0: notifications are kept).
+   */
+  notificationRetention: Omit<PurgeNotificationsDeps, 'log'> & { days: number };
   purgeEveryMs?: number;
   log: Logger;
   /** Where job outcomes are counted. */
@@ -32,7 +38,8 @@ export interface InboxWorkerDeps {
  * Starts a worker of the `inbox` queue and makes sure the purge's job scheduler exists (every
  * router upserts the same one; BullMQ hands each firing to one worker). `unseen` jobs come from
  * the API after a user marked items seen: the router, the only publisher on push topics,
- * publishes the new count. `purge` firings delete seen items past their retention.
+ * publishes the new count. `purge` firings delete seen items past their retention, then the
+ * notifications past theirs (the inbox purge first: it frees notifications of seen items).
  */
 export async function startInboxWorker(deps: InboxWorkerDeps): Promise<Service> {
   const { log } = deps;
@@ -46,7 +53,11 @@ export async function startInboxWorker(deps: InboxWorkerDeps): Promise<Service> 
     QUEUE_NAMES.inbox,
     async (job) => {
       if (job.name === INBOX_JOBS.purge) {
-        return purgeInbox({ inbox: deps.inbox, log }, deps.seenRetentionDays, new Date());
+        const now = new Date();
+        const items = await purgeInbox({ inbox: deps.inbox, log }, deps.seenRetentionDays, now);
+        const { days, ...retention } = deps.notificationRetention;
+        const notifications = await purgeNotifications({ ...retention, log }, days, now);
+        return { items, notifications };
       }
       const parsed = inboxUnseenJobSchema.safeParse(job.data);
       if (job.name !== INBOX_JOBS.unseen || !parsed.success) {

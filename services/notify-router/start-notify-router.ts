@@ -5,6 +5,7 @@ import { redactUrl, type MqttClientConfig, type RedisConfig } from '../../shared
 import {
   createGroupStore,
   createInboxStore,
+  createNotificationRetentionStore,
   createNotificationStore,
   createSubscriptionStore,
 } from '../../shared/database/index.js';
@@ -43,15 +44,26 @@ export interface NotifyRouterDeps {
   /** Where rejected and accepted MQTT events are counted. */
   metrics?: MetricsRegistry;
   /**
-   * `INBOX_SEEN_RETENTION_DAYS`, how often the purge runs (tests: seconds; else hourly), and
-   * `INBOX_UNSEEN_WINDOW_MS` (unset: 250 ms).
+   * `INBOX_SEEN_RETENTION_DAYS`, `NOTIFICATION_RETENTION_DAYS` (unset or 0: notifications are
+   * kept), how often the purge runs (tests: seconds; else hourly), and `INBOX_UNSEEN_WINDOW_MS`
+   * (unset: 250 ms).
    */
-  inbox: { seenRetentionDays: number; purgeEveryMs?: number; unseenWindowMs?: number };
+  inbox: {
+    seenRetentionDays: number;
+    notificationRetentionDays?: number;
+    purgeEveryMs?: number;
+    unseenWindowMs?: number;
+  };
 }
 
 export interface NotifyRouter extends Service {
   /** What routing needs: the database, Redis and the broker it publishes to. */
   readiness: ReadinessCheck[];
+  /**
+   * The router's connection to the broker (also in `readiness`): the all-in-one's `/readyz`
+   * checks the broker, embedded or external, through it.
+   */
+  brokerCheck: ReadinessCheck;
 }
 
 const ROUTE_CONCURRENCY = 8;
@@ -162,19 +174,23 @@ export async function startNotifyRouter(deps: NotifyRouterDeps): Promise<NotifyR
     inbox: inboxStore,
     writer: inbox,
     seenRetentionDays: deps.inbox.seenRetentionDays,
+    notificationRetention: {
+      days: deps.inbox.notificationRetentionDays ?? 0,
+      notifications: createNotificationRetentionStore(deps.dataSource),
+      routeQueue,
+      status,
+    },
     purgeEveryMs: deps.inbox.purgeEveryMs,
     log,
     metrics: deps.metrics,
   });
   log.info({ url: redactUrl(deps.mqtt.url), topic: topics.notifyWildcard }, 'notify-router started');
 
+  const broker = brokerCheck(() => realtime.connected(), 'the MQTT connection is down');
   return {
     name: 'notify-router',
-    readiness: [
-      databaseCheck(deps.dataSource),
-      redisCheck(producer),
-      brokerCheck(() => realtime.connected(), 'the MQTT connection is down'),
-    ],
+    readiness: [databaseCheck(deps.dataSource), redisCheck(producer), broker],
+    brokerCheck: broker,
     async close() {
       await leadership.close();
       await worker.close();

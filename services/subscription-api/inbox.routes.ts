@@ -15,10 +15,29 @@ export const INBOX_PAGE = { default: 50, max: 200 } as const;
 export const inboxListQuerySchema = z
   .object({
     package: nameSchema,
-    state: z.enum(['unseen', 'seen', 'all']).default('all'),
-    before: cursorSchema.optional(),
-    after: cursorSchema.optional(),
-    limit: z.coerce.number().int().min(1).max(INBOX_PAGE.max).default(INBOX_PAGE.default),
+    state: z
+      .enum(['unseen', 'seen', 'all'])
+      .default('all')
+      .describe('Which items: `unseen`, `seen`, or `all` (the default) of them'),
+    before: cursorSchema
+      .optional()
+      .describe(
+        'Paging back: the items older than this cursor, newest first; a page read without `after` ' +
+          'has the next older page at `before` = its `next`',
+      ),
+    after: cursorSchema
+      .optional()
+      .describe(
+        "Catching up: the items right after this cursor (an item's `cursor`), newest first; while " +
+          'more are newer, `next` is the cursor to pass as `after` again. Not with `before`',
+      ),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(INBOX_PAGE.max)
+      .default(INBOX_PAGE.default)
+      .describe(`Items per page, 1-${INBOX_PAGE.max}`),
   })
   .strict()
   .refine((q) => !(q.before && q.after), { message: 'give before or after, not both', path: ['after'] });

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { DeliveryStatus } from '../../shared/delivery-status/index.js';
+import { pendingPushes, type DeliveryStatus } from '../../shared/delivery-status/index.js';
 import { eventIdSchema, notificationRequestSchema, parseOrThrow } from '../../shared/events/index.js';
 import { acceptEvent, type AcceptEventDeps } from '../../shared/intake/index.js';
 import { assertPackageAccess, type Authenticator } from '../../shared/auth/index.js';
@@ -40,7 +40,7 @@ export function notificationRoutes(
       package: notification.package,
       acceptedAt: notification.createdAt,
       ...counts,
-      pending: Math.max(0, counts.pushQueued - counts.pushDone),
+      pending: pendingPushes(counts),
       cancelled: cancelledAt !== null,
       ...(cancelledAt && { cancelledAt }),
     });

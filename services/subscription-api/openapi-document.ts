@@ -28,11 +28,13 @@ export function openApiPath(expressPath: string): string {
 function parameters(where: 'path' | 'query', schema: z.ZodObject | undefined) {
   if (!schema) return [];
   const object = jsonSchema(schema) as { properties?: Record<string, JsonSchema>; required?: string[] };
-  return Object.entries(object.properties ?? {}).map(([name, property]) => ({
+  // A parameter's description belongs to the parameter, where OpenAPI tools show it.
+  return Object.entries(object.properties ?? {}).map(([name, { description, ...schema }]) => ({
     name,
     in: where,
+    ...(typeof description === 'string' && { description }),
     required: where === 'path' || (object.required ?? []).includes(name),
-    schema: property,
+    schema,
   }));
 }
 

@@ -110,6 +110,11 @@ export interface InboxConfig {
   seenRetentionDays: number;
   /** A user's inbox changes within this many milliseconds go out as one unseen count. */
   unseenWindowMs: number;
+  /**
+   * Notifications are deleted this many days after they were accepted, unless an inbox item
+   * still refers to one or its delivery is still pending; 0 keeps them forever.
+   */
+  notificationRetentionDays: number;
 }
 
 /** Every setting, grouped so that each service can be handed only its own slice. */
@@ -222,6 +227,7 @@ const schema = z
   PUSH_STALE_AFTER_DAYS: count(1, 3650, 60),
   INBOX_SEEN_RETENTION_DAYS: count(1, 3650, 30),
   INBOX_UNSEEN_WINDOW_MS: count(0, 10_000, 250),
+  NOTIFICATION_RETENTION_DAYS: count(0, 3650, 30),
   PUSH_SHUTDOWN_TIMEOUT_MS: count(0, 600_000, 20_000),
   })
   .superRefine((e, ctx) => {
@@ -305,7 +311,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
       shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
     },
-    inbox: { seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS, unseenWindowMs: e.INBOX_UNSEEN_WINDOW_MS },
+    inbox: {
+      seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS,
+      notificationRetentionDays: e.NOTIFICATION_RETENTION_DAYS,
+      unseenWindowMs: e.INBOX_UNSEEN_WINDOW_MS,
+    },
   };
 }
 

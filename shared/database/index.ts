@@ -16,6 +16,8 @@ export { createVapidKeyStore } from './vapid-key-store.js';
 export type { VapidKeyStore, VapidKey, VapidKeyPair, VapidKeyStoreOptions } from './vapid-key-store.js';
 export { createNotificationStore, notificationRow } from './notification-store.js';
 export type { NotificationStore } from './notification-store.js';
+export { createNotificationRetentionStore } from './notification-retention-store.js';
+export type { NotificationPosition, NotificationRetentionStore } from './notification-retention-store.js';
 export { startDatabase } from './start-database.js';
 export { failFastWhileUnreachable, UNREACHABLE_PAUSE_MS } from './fail-fast.js';
 export type { Database } from './start-database.js';

@@ -24,6 +24,11 @@ export const EMPTY_COUNTS: DeliveryCounts = {
   realtime: 0, pushQueued: 0, pushSkippedOnline: 0, pushDone: 0, sent: 0, failed: 0, expired: 0, cleaned: 0,
 };
 
+/** Users whose push job has not finished yet: queued for Web Push, not yet done. */
+export function pendingPushes(counts: Pick<DeliveryCounts, 'pushQueued' | 'pushDone'>): number {
+  return Math.max(0, counts.pushQueued - counts.pushDone);
+}
+
 /** Counters per event, shared by router and workers. */
 export interface DeliveryStatus {
   /** Adds to counters (worker outcomes: each settles once). */
@@ -33,6 +38,8 @@ export interface DeliveryStatus {
   /** `set` of the same counts for many events, in one command. */
   setMany(eventIds: readonly string[], counts: Partial<DeliveryCounts>): Promise<void>;
   get(eventId: string): Promise<DeliveryCounts>;
+  /** Of these events, those with pushes still pending (`pendingPushes`), in one round trip. */
+  withPendingPushes(eventIds: readonly string[]): Promise<Set<string>>;
 }
 
 const SET_MANY = `for _, key in ipairs(KEYS) do
@@ -76,6 +83,18 @@ export function createDeliveryStatus(redis: Redis, prefix: string): DeliveryStat
         counts[field] = Number(raw[field] ?? 0);
       }
       return counts;
+    },
+    async withPendingPushes(eventIds) {
+      const pipeline = redis.pipeline();
+      for (const id of eventIds) pipeline.hmget(key(id), 'pushQueued', 'pushDone');
+      const answers = (await pipeline.exec()) ?? [];
+      const pending = new Set<string>();
+      answers.forEach(([err, fields], i) => {
+        if (err) throw err;
+        const [queued, done] = (fields as (string | null)[]).map(Number);
+        if (pendingPushes({ pushQueued: queued!, pushDone: done! }) > 0) pending.add(eventIds[i]!);
+      });
+      return pending;
     },
   };
 }

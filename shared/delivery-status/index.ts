@@ -1,2 +1,2 @@
-export { createDeliveryStatus, EMPTY_COUNTS } from './delivery-status.js';
+export { createDeliveryStatus, EMPTY_COUNTS, pendingPushes } from './delivery-status.js';
 export type { DeliveryStatus, DeliveryCounts } from './delivery-status.js';

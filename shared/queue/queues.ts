@@ -22,6 +22,12 @@ export interface RouteQueue {
   /** When the event's route job was cancelled; null when it was not (or is no longer known). */
   cancelledAt(eventId: string): Promise<Date | null>;
   /**
+   * Of these events, those whose route job the queue still holds: waiting, scheduled (`sendAt`),
+   * being routed or retried, cancelled, or kept after it ended (its id still turns a repeat of
+   * the event into a no-op). One round trip.
+   */
+  holding(eventIds: readonly string[]): Promise<Set<string>>;
+  /**
    * Queues a push job that needs no routing, straight to the push queue (a test push to one
    * subscription, `POST /v1/subscriptions/test`). The push queue is opened on first use.
    */
@@ -121,6 +127,17 @@ export function createRouteQueue(settings: QueueSettings): RouteQueue {
     async cancelledAt(eventId) {
       const at = await settings.connection.hget(queue.toKey(routeJobId(eventId)), CANCELLED_FIELD);
       return at === null ? null : new Date(Number(at));
+    },
+    async holding(eventIds) {
+      const pipeline = settings.connection.pipeline();
+      for (const id of eventIds) pipeline.exists(queue.toKey(routeJobId(id)));
+      const answers = (await pipeline.exec()) ?? [];
+      const held = new Set<string>();
+      answers.forEach(([err, exists], i) => {
+        if (err) throw err;
+        if (exists === 1) held.add(eventIds[i]!);
+      });
+      return held;
     },
     async addPush(job) {
       pushQueue ??= createPushQueue(settings);

@@ -54,7 +54,7 @@ describe('the router and the inbox (aedes, MariaDB, Redis)', function () {
       pushAttempts: 1,
       dataSource: api.dataSource,
       log,
-      inbox: { seenRetentionDays: 30, purgeEveryMs: 1_000 },
+      inbox: { seenRetentionDays: 30, notificationRetentionDays: 30, purgeEveryMs: 1_000 },
     });
   });
   after(async function () {
@@ -187,5 +187,24 @@ describe('the router and the inbox (aedes, MariaDB, Redis)', function () {
     } finally {
       await queue.close();
     }
+  });
+
+  it('purges notifications accepted longer ago than their retention on the same scheduler, once no inbox item shows them', async function () {
+    const notifications = createNotificationStore(api.dataSource);
+    const [seenLongAgo, stillUnseen] = [`evt-${randomUUID()}`, `evt-${randomUUID()}`];
+    for (const id of [seenLongAgo, stillUnseen]) {
+      await notifications.record(routeJobSchema.parse({
+        id, package: 'crm', target: { all: true }, event: { title: 'old' }, acceptedAt: new Date(Date.now() - 40 * DAY_MS).toISOString(), source: 'http',
+      }));
+    }
+    const [reader, away] = [freshUser(), freshUser()];
+    await inbox.add([{ notificationId: seenLongAgo, package: 'crm', user: reader }], new Date(Date.now() - 40 * DAY_MS));
+    await inbox.add([{ notificationId: stillUnseen, package: 'crm', user: away }], new Date(Date.now() - 40 * DAY_MS));
+    await inbox.markSeen('crm', reader, { upTo: { createdAt: new Date(), id: '999999999999' } }, new Date(Date.now() - 31 * DAY_MS));
+
+    await until(async () => (await notifications.get(seenLongAgo)) === null, 'the old notification was purged', 20_000);
+
+    expect(await notifications.get(stillUnseen)).to.include({ id: stillUnseen });
+    expect(await inbox.list('crm', away, { state: 'all', limit: 5 })).to.have.length(1);
   });
 });

@@ -6,6 +6,7 @@ import {
   queueDepthSource,
   registerQueueDepth,
   type MetricsRegistry,
+  type QueueDepthSource,
 } from '../../shared/metrics/index.js';
 import { redisPerTest } from '../support/queues.js';
 import { TEST_REDIS_URL } from '../support/test-databases.js';
@@ -72,21 +73,48 @@ describe('countJobOutcomes on BullMQ workers', function () {
 describe('registerQueueDepth from several parts of one process', function () {
   const scope = redisPerTest(TEST_REDIS_URL);
 
-  it('counts each queue once, however many parts register it', async function () {
+  /** A real queue's depth source that counts how often a scrape asks it. */
+  function counted(queue: Queue): QueueDepthSource & { calls: number } {
+    const source = queueDepthSource(queue);
+    const counting = {
+      name: source.name,
+      calls: 0,
+      counts: () => {
+        counting.calls += 1;
+        return source.counts();
+      },
+    };
+    return counting;
+  }
+
+  it('counts each queue once per scrape, however many parts register it', async function () {
     const { prefix } = scope;
     const [route, push] = ['route', 'push'].map((name) => new Queue(name, { connection: scope.redis, prefix }));
     try {
-      await push!.add('p', {});
+      await push!.addBulk([1, 2, 3].map((n) => ({ name: 'p', data: { n } })));
       const registry = createMetricsRegistry();
-      // The all-in-one: the API counts both, the router its own, the worker its own.
-      registerQueueDepth(registry, [route!, push!].map(queueDepthSource));
-      registerQueueDepth(registry, [queueDepthSource(route!)]);
-      registerQueueDepth(registry, [queueDepthSource(push!)]);
+      // The all-in-one: the API counts both, the router its own, the worker its own; each part
+      // adapts the queue itself, so the sources are different objects for one queue.
+      const sources = [counted(route!), counted(push!), counted(route!), counted(push!)];
+      registerQueueDepth(registry, [sources[0]!, sources[1]!]);
+      registerQueueDepth(registry, [sources[2]!]);
+      registerQueueDepth(registry, [sources[3]!]);
 
-      const text = await registry.metrics();
+      const scrapes = [await registry.metrics(), await registry.metrics()];
 
-      expect(text.match(/^axion_push_queue_jobs\{queue="push",state="waiting"\} 1$/gm)).to.have.length(1);
-      expect(text.match(/^axion_push_queue_jobs\{queue="route",state="waiting"\} 0$/gm)).to.have.length(1);
+      const asked = (name: string) => sources.filter((s) => s.name === name).reduce((n, s) => n + s.calls, 0);
+      expect({ route: asked('route'), push: asked('push') }, 'depth reads per queue in two scrapes').to.deep.equal({
+        route: 2,
+        push: 2,
+      });
+      for (const text of scrapes) {
+        expect(text.match(/^axion_push_queue_jobs\{queue="push",state="waiting"\} .*$/gm)).to.deep.equal([
+          'axion_push_queue_jobs{queue="push",state="waiting"} 3',
+        ]);
+        expect(text.match(/^axion_push_queue_jobs\{queue="route",state="waiting"\} .*$/gm)).to.deep.equal([
+          'axion_push_queue_jobs{queue="route",state="waiting"} 0',
+        ]);
+      }
     } finally {
       await Promise.all([route!.close(), push!.close()]);
     }

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express, { Router, type Express } from 'express';
 import { API_ROUTES, type ApiRoute } from '../../services/subscription-api/api-routes.js';
 import { createApp, type AppDeps } from '../../services/subscription-api/create-app.js';
+import { inboxListQuerySchema } from '../../services/subscription-api/inbox.routes.js';
 import { openApiPath } from '../../services/subscription-api/openapi-document.js';
 import { createHttpMetrics, createMetricsRegistry } from '../../shared/metrics/index.js';
 import { servedRoutes, type ServedRoute } from '../support/express-routes.js';
@@ -164,5 +166,25 @@ describe('GET /openapi.json', function () {
     }
     expect(doc.components.schemas['Error'].properties.error.required).to.deep.equal(['code', 'message']);
     expect(doc.components.responses['RateLimited'].headers).to.have.key('Retry-After');
+  });
+
+  it('describes the inbox states unseen, seen and all and the before and after cursors, and the README says the same', async function () {
+    const doc = await fetchDocument(appWith({ demo: false, metrics: false }));
+    const parameters = doc.paths['/v1/inbox']!['get'].parameters as { name: string; description?: string; schema: any }[];
+    const byName = new Map(parameters.map((p) => [p.name, p]));
+
+    expect([...byName.keys()]).to.deep.equal(['package', 'state', 'before', 'after', 'limit']);
+    expect(byName.get('state')!.schema).to.deep.include({ enum: ['unseen', 'seen', 'all'], default: 'all' });
+    for (const name of ['state', 'before', 'after', 'limit']) expect(byName.get(name)!.description, name).to.be.a('string');
+    expect(byName.get('before')!.description).to.match(/older/);
+    expect(byName.get('after')!.description).to.match(/newer/).and.match(/`next`/);
+
+    // The README (DESIGN's route line predates `state=all` and `after`; docs/decisions.md).
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const route = /^\| `GET \/v1\/inbox\?([^`]*)`/m.exec(readme)?.[1];
+    const inQuery = [...(route ?? '').matchAll(/(\w+)=/g)].map((m) => m[1]);
+    expect(inQuery, 'the README route line').to.deep.equal(Object.keys(inboxListQuerySchema.shape));
+    expect(readme).to.include('`state` is `unseen`, `seen` or `all` (default)');
+    expect(readme).to.match(/pass `next` as `before`/).and.match(/`cursor` as `after`/);
   });
 });

@@ -1,9 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
+import { loadConfig } from '../../shared/config/index.js';
 import { startDatabase, type Database } from '../../shared/database/index.js';
+import { closeAll } from '../../shared/lifecycle/index.js';
 import { createReadiness } from '../../shared/health/index.js';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import { DEFAULT_PUSH_HOSTS } from '../../shared/push-endpoints/index.js';
+import { startAllInOne, type AllInOne } from '../../services/all-in-one/start-all-in-one.js';
 import { startBroker, type Broker } from '../../services/broker/start-broker.js';
 import { startNotifyRouter, type NotifyRouter } from '../../services/notify-router/start-notify-router.js';
 import { startSubscriptionApi, type SubscriptionApi } from '../../services/subscription-api/start-subscription-api.js';
@@ -238,5 +244,61 @@ describe('GET /readyz on the metrics port of the broker and of the notify-router
     expect(ofRouter.body.checks['redis']).to.include({ ok: true });
     expect(ofBroker.status).to.equal(503);
     expect(ofBroker.body.error?.message).to.contain('broker');
+  });
+});
+
+describe('GET /readyz of the all-in-one', function () {
+  this.timeout(60_000);
+  const prefix = `t${randomBytes(8).toString('hex')}`;
+  const routerKey = `router-key-${randomUUID()}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'axion-all-in-one-'));
+  let broker: Broker | undefined;
+  let system: AllInOne | undefined;
+
+  before(async function () {
+    // An external broker (MQTT_URL), so the test can stop it under the running process.
+    broker = await startBroker({
+      config: { host: '127.0.0.1', tcp: { port: 0, explicit: true }, ws: { port: 0, explicit: true } },
+      auth: { jwtSecret: TEST_JWT_SECRET, apiKeys: [{ name: 'router', key: routerKey, packages: '*', admin: false, router: true }] },
+      topicRoot: 'axion',
+      redis: { url: TEST_REDIS_URL, queuePrefix: prefix },
+      log: testLogger(),
+    });
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      DATABASE_URL: `sqlite:${join(dataDir, 'axion.sqlite')}`,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      MQTT_URL: `mqtt://127.0.0.1:${broker.tcpPort}`,
+      MQTT_USERNAME: 'router',
+      MQTT_PASSWORD: routerKey,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      API_KEYS: `router:${routerKey}:*:router`,
+      DEMO_PAGE: 'false',
+    });
+    system = await startAllInOne(config, testLogger());
+  });
+  after(async function () {
+    if (system) await closeAll(system.services, testLogger());
+    await broker?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    await obliterateQueues(TEST_REDIS_URL, prefix);
+  });
+
+  it("checks the database, Redis and the broker, the broker through the router's connection", async function () {
+    const base = `http://127.0.0.1:${system!.httpPort}`;
+    const ready = await readyz(base);
+    expect(ready.status, JSON.stringify(ready.body)).to.equal(200);
+    expect(ready.body.checks).to.have.keys('database', 'redis', 'broker');
+
+    await broker!.close();
+    broker = undefined;
+    const lost = await readyzUntil(base, 503, 5_000);
+
+    expect(lost.status).to.equal(503);
+    expect(lost.body.error?.message).to.equal('not ready: broker unreachable');
+    expect(lost.body.checks['broker']).to.deep.include({ ok: false, error: 'the MQTT connection is down' });
   });
 });

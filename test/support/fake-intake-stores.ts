@@ -59,6 +59,10 @@ export class RecordingRouteQueue implements RouteQueue {
     throw new Error('RouteQueue.cancelledAt was not expected');
   }
 
+  holding(): Promise<never> {
+    throw new Error('RouteQueue.holding was not expected');
+  }
+
   addPush(): Promise<never> {
     throw new Error('RouteQueue.addPush was not expected');
   }

@@ -93,6 +93,9 @@ describe('loadConfig', () => {
     ['INBOX_SEEN_RETENTION_DAYS', 'a week'],
     ['INBOX_UNSEEN_WINDOW_MS', '-5'],
     ['INBOX_UNSEEN_WINDOW_MS', '60000'],
+    ['NOTIFICATION_RETENTION_DAYS', '-1'],
+    ['NOTIFICATION_RETENTION_DAYS', 'forever'],
+    ['NOTIFICATION_RETENTION_DAYS', '3651'],
     ['RATE_LIMIT_USER_PER_MINUTE', '-1'],
     ['RATE_LIMIT_SERVICE_PER_MINUTE', 'lots'],
     ['RATE_LIMIT_IP_PER_MINUTE', '1.5'],
@@ -115,6 +118,12 @@ describe('loadConfig', () => {
     expect(loadConfig({}).inbox.unseenWindowMs).to.equal(250);
     expect(loadConfig({ INBOX_UNSEEN_WINDOW_MS: '0' }).inbox.unseenWindowMs).to.equal(0);
     expect(loadConfig({ INBOX_UNSEEN_WINDOW_MS: '1000' }).inbox.unseenWindowMs).to.equal(1000);
+  });
+
+  it('keeps notifications 30 days unless NOTIFICATION_RETENTION_DAYS says otherwise (0: forever)', () => {
+    expect(loadConfig({}).inbox).to.deep.equal({ seenRetentionDays: 30, notificationRetentionDays: 30, unseenWindowMs: 250 });
+    expect(loadConfig({ NOTIFICATION_RETENTION_DAYS: '90' }).inbox.notificationRetentionDays).to.equal(90);
+    expect(loadConfig({ NOTIFICATION_RETENTION_DAYS: '0' }).inbox.notificationRetentionDays).to.equal(0);
   });
 
   it('reports several bad variables in one error', () => {

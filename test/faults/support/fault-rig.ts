@@ -56,6 +56,15 @@ export class FaultRig {
   readonly services = new Map<ServiceName, ServiceProcess>();
   /** Every process started, killed ones included, for clean-up. */
   private readonly started: ServiceProcess[] = [];
+  /**
+   * Services that exited on their own (not killed by a test, not stopped by `close`) and that the
+   * rig started again, as docker-compose's `restart: unless-stopped` does: `pid` of the process
+   * that exited, `code` its exit code (null: a signal).
+   */
+  readonly restarts: { name: ServiceName; pid: number | undefined; code: number | null }[] = [];
+  /** Processes a test killed on purpose, or every one once `close` began: not restarted. */
+  private readonly stopped = new Set<ServiceProcess>();
+  private closing = false;
   readonly devices = new Map<string, Device[]>();
   readonly users: string[];
   readonly runId = randomBytes(4).toString('hex');
@@ -121,28 +130,44 @@ export class FaultRig {
     return this;
   }
 
-  /** Starts a service (again) and resolves once it is ready. */
+  /**
+   * Starts a service (again) and resolves once it is ready. Once ready, a process that exits
+   * on its own is started again and recorded in `restarts` (one that never got ready fails here).
+   */
   async startService(name: ServiceName): Promise<ServiceProcess> {
     const proc = new ServiceProcess(distMain(name), this.env);
     this.started.push(proc);
     this.services.set(name, proc);
     await proc.waitForLog(READY[name], 60_000);
+    void proc.exited.then((code) => {
+      if (this.closing || this.stopped.has(proc) || this.services.get(name) !== proc) return;
+      this.restarts.push({ name, pid: proc.pid, code });
+      // A restart that fails leaves the service down: `allRunning` tells.
+      this.startService(name).catch(() => undefined);
+    });
     return proc;
   }
 
   /** SIGKILL: no shutdown, no clean-up, as when a container is OOM-killed. */
   async kill(name: ServiceName): Promise<void> {
     const proc = this.services.get(name)!;
+    this.stopped.add(proc);
     process.kill(proc.pid!, 'SIGKILL');
     await proc.exited;
   }
 
-  /** Every service still running (none died on its own). */
+  /** Every service running now (one that died may since have been restarted: see `restarts`). */
   get allRunning(): boolean {
     return [...this.services.values()].every((p) => p.running);
   }
 
+  /** The pid of each service's current process. */
+  pids(): Record<string, number | undefined> {
+    return Object.fromEntries([...this.services].map(([name, proc]) => [name, proc.pid]));
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     const steps = [
       () => this.producer?.close(),
       () => this.dashboards?.close(),

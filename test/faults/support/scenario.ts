@@ -92,3 +92,12 @@ export function expectNothingLost(
   expect(report.maxPushRepeatsPerDevice, summary).to.be.at.most(bounds.pushBound);
   expect(report.maxRealtimeRepeatsPerDevice, summary).to.be.at.most(bounds.realtimeBound);
 }
+
+/**
+ * No service died on its own: none exited and was restarted by the rig (as docker-compose would
+ * have restarted it, hiding the crash from the delivery checks), and none is down now.
+ */
+export function expectNoServiceDied(rig: FaultRig): void {
+  expect(rig.restarts, 'services that exited on their own and were restarted').to.deep.equal([]);
+  expect(rig.allRunning, 'every service running').to.equal(true);
+}
