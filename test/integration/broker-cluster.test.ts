@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { startBroker, type Broker } from '../../services/broker/start-broker.js';
 import { testLogger } from '../support/silent-logger.js';
@@ -7,6 +8,28 @@ import { TEST_REDIS_URL } from '../support/test-databases.js';
 import { TEST_JWT_SECRET, userToken } from '../support/tokens.js';
 
 const ROUTER = { name: 'router', key: 'cluster-router-key-0123456789', packages: '*' as const, admin: false, router: true };
+
+/**
+ * aedes-persistence-redis keeps each QoS 1 packet under `packet:<broker id>:<n>` (and its
+ * `:offlineCount`) beside the sessions, and the ones past a session's limit stay after the
+ * session is wiped: this test's own (found by its user's topic) are removed, so runs leave
+ * nothing in the shared Redis.
+ */
+async function removeStoredPackets(topic: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const marker = Buffer.from(topic);
+    for await (const keys of redis.scanStream({ match: 'packet:*', count: 500 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        const stored = await redis.getBuffer(key);
+        // With the packet goes its `:offlineCount` (how many sessions still hold it).
+        if (stored?.includes(marker)) await redis.del(key, `${key}:offlineCount`);
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
 
 describe('two clustered brokers sharing Redis', function () {
   const brokers: Broker[] = [];
@@ -37,6 +60,7 @@ describe('two clustered brokers sharing Redis', function () {
     await wipe.endAsync();
     await Promise.all(clients.map((c) => c.endAsync(true)));
     for (const broker of brokers) await broker.close();
+    await removeStoredPackets(`axion/crm/push/${user}`);
   });
 
   const on = async (broker: Broker, options: Record<string, unknown>) => {
