@@ -94,13 +94,10 @@ export async function routeEvent(deps: RouteEventDeps, job: RouteJob): Promise<R
       });
     }
     await deps.pushQueue.addBulk(pushJobs);
-    // The counts follow the batch's Messages (published above); they are requested once the push
-    // jobs are queued (a count's read and broker round trip need not hold a fan-out's Web Push),
-    // even when nothing new went in: a retry after a failed publish inserts nothing, and its
-    // users must still get their count.
-    // A job waits for its counts (a failed one retries it), so it ends the window at once: it
-    // still shares a read with whatever else changed meanwhile, and a route job or a fan-out
-    // batch is not held for the window.
+    // The counts follow the batch's Messages and are asked for once the push jobs are queued (a
+    // count's read need not hold a fan-out's Web Push), even when nothing new went in: a retry
+    // after a failed publish inserts nothing, and its users must still get their count. The job
+    // waits for them (a failed one retries it), so it ends the window at once (`now`).
     await counting;
     counting = Promise.all([...changed].map(([pkg, batchUsers]) => deps.inbox.publishUnseen(pkg, batchUsers, { now: true })));
     counting.catch(() => undefined);

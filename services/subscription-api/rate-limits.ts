@@ -3,11 +3,11 @@ import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { bearerToken, type Authenticator } from '../../shared/auth/index.js';
+import type { Authenticator } from '../../shared/auth/index.js';
 import type { RateLimitSettings } from '../../shared/config/index.js';
 import { RateLimitedError } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { presentedService, requestUser } from './request-callers.js';
+import { presentedKey, presentedService, requestUser } from './request-callers.js';
 
 export interface RateLimitDeps {
   /** Where the counts live, shared by every API instance. */
@@ -36,7 +36,7 @@ const hashed = (secret: string) => createHash('sha256').update(secret).digest('b
  */
 async function callerOf(auth: Authenticator, req: Request, res: Response): Promise<{ kind: CallerKind; key: string }> {
   const service = presentedService(auth, req, res);
-  if (service) return { kind: 'service', key: hashed((req.header('x-api-key') ?? bearerToken(req.headers.authorization))!) };
+  if (service) return { kind: 'service', key: hashed(presentedKey(req)!) };
   if (req.headers.authorization !== undefined || req.headers.cookie !== undefined) {
     try {
       return { kind: 'user', key: (await requestUser(auth, req, res)).user };

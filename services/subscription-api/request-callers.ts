@@ -23,10 +23,15 @@ export function requestUser(auth: Authenticator, req: Request, res: Response): P
   return checked;
 }
 
-/** The service whose API key the request presents (`X-API-Key`, else Bearer), if it is one. */
+/** The API key a request presents, if any: `X-API-Key`, else a Bearer token. */
+export function presentedKey(req: Request): string | undefined {
+  return req.header('x-api-key') ?? bearerToken(req.headers.authorization);
+}
+
+/** The service whose API key the request presents, if it is one. */
 export function presentedService(auth: Authenticator, req: Request, res: Response): ServiceCaller | undefined {
   if (!(SERVICE in res.locals)) {
-    const presented = req.header('x-api-key') ?? bearerToken(req.headers.authorization);
+    const presented = presentedKey(req);
     res.locals[SERVICE] = presented === undefined ? undefined : auth.findService(presented);
   }
   return res.locals[SERVICE] as ServiceCaller | undefined;
