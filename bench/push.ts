@@ -9,13 +9,17 @@
  *       `startPushWorker` (1 process, then 2 processes), concurrency 50
  *   (p) (c) once more with `--cpu-prof`, summarised: where the worker's time goes
  *
+ * The machine's speed drifts by ±10–15% within a minute, so (c) with 1 process and with 2
+ * processes each run --repeats times (3), every 1-process run between two short (a) loops of its
+ * own; the ratios are given per run and as their median.
+ *
  * The push service is a minimal node:http server in its own process (bench/support). Everything
  * the run creates (temp directory, SQLite file or MariaDB database, Redis keys under a unique
  * prefix, child processes) is removed before it exits.
  *
  * Options: --messages=N (10000) --concurrency=N (50) --db2=sqlite|mysql (database for the
  * 2-process run; sqlite) --log-level=info --no-profile --no-write (leave docs/performance.md alone)
- * --keep-profile=FILE (copy the profiled run's .cpuprofile there)
+ * --keep-profile=FILE (copy the profiled run's .cpuprofile there) --repeats=N (3)
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -85,6 +89,7 @@ const { values: opts } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     'keep-profile': { type: 'string' },
+    repeats: { type: 'string', default: '3' },
   },
 });
 const N = Number(opts.messages);
@@ -94,8 +99,11 @@ const DB2 = opts.db2 === 'mysql' ? 'mysql' : 'sqlite';
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PKG = 'bench';
 const SUBJECT = 'mailto:bench@example.com';
+const REPEATS = Math.max(1, Math.floor(Number(opts.repeats)) || 1);
 const A_SECONDS = 2.5;
-const OVERALL_DEADLINE_MS = 175_000;
+/** Each (a) loop just before and just after a 1-process (c) run. */
+const A_BRACKET_SECONDS = 1.25;
+const OVERALL_DEADLINE_MS = 120_000 + REPEATS * 60_000;
 const SAMPLE_EVERY = Math.max(1, Math.floor(N / 20));
 const WARM_UP_PER_PROCESS = 3_000;
 
@@ -511,7 +519,12 @@ interface CryptoResult {
   usPerMessage: number;
 }
 
-function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicKey: string; privateKey: string }): CryptoResult {
+function benchCrypto(
+  subscribers: Subscriber[],
+  origin: string,
+  vapid: { publicKey: string; privateKey: string },
+  seconds = A_SECONDS,
+): CryptoResult {
   const authorizer = createVapidAuthorizer({ subject: SUBJECT });
   const plaintext = Buffer.from(JSON.stringify(messageOf('bench-a', subscribers[0]!.user, new Date().toISOString())));
   const step = (i: number) => {
@@ -524,7 +537,7 @@ function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicK
   const machine0 = machineBusySeconds();
   const t0 = now();
   let n = 0;
-  const until = t0 + A_SECONDS * 1000;
+  const until = t0 + seconds * 1000;
   while (true) {
     for (let j = 0; j < 200; j++) step(n++);
     if (now() >= until) break;
@@ -534,6 +547,27 @@ function benchCrypto(subscribers: Subscriber[], origin: string, vapid: { publicK
   const otherCores = Math.max(0, (machineBusySeconds() - machine0 - cpu) / wallSeconds);
   return { messages: n, wallSeconds, cpuSeconds: cpu, perCore: n / cpu, usPerMessage: (cpu * 1e6) / n, otherCores };
 }
+
+/** Two (a) loops taken as one: the messages and CPU of both. */
+function joinCrypto(x: CryptoResult, y: CryptoResult): CryptoResult {
+  const messages = x.messages + y.messages;
+  const wallSeconds = x.wallSeconds + y.wallSeconds;
+  const cpu = x.cpuSeconds + y.cpuSeconds;
+  const otherCores = (x.otherCores * x.wallSeconds + y.otherCores * y.wallSeconds) / wallSeconds;
+  return { messages, wallSeconds, cpuSeconds: cpu, perCore: messages / cpu, usPerMessage: (cpu * 1e6) / messages, otherCores };
+}
+
+/** A 1-process (c) run and the (a) measured around it. */
+interface BracketedRun {
+  c: SystemResult;
+  a: CryptoResult;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 /**
  * µs per call of the worker's steps that (a) leaves out (one core, tight loops): per message,
@@ -931,8 +965,8 @@ function render(
   steps: { name: string; us: number }[],
   systemSteps: { name: string; cpuUs: number; wallUs: number }[],
   b: LoopResult,
-  c1: SystemResult,
-  c2: SystemResult | undefined,
+  c1Runs: BracketedRun[],
+  c2Runs: SystemResult[],
   prof: SystemResult | undefined,
   setup: {
     keygenSeconds: number;
@@ -945,6 +979,16 @@ function render(
 ): string {
   const lines: string[] = [];
   const cpus = os.cpus();
+  const c1 = c1Runs[0]!.c;
+  const perCoreRatios = c1Runs.map((r) => r.c.perWorkerCore / r.a.perCore);
+  // The run whose per-core ratio is the median speaks for the Redis command counts.
+  const middle = c1Runs.find((r) => r.c.perWorkerCore / r.a.perCore === median(perCoreRatios)) ?? c1Runs[0]!;
+  const runName = (c: SystemResult) => {
+    const run = /-(\d+)$/.exec(c.label)?.[1];
+    const kind = `${c.processes} worker process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
+    return c === prof ? `profiled (--cpu-prof), 1 process, ${f0(c.messages)} messages` : `${kind}${run ? `, run ${run} of ${REPEATS}` : ''}`;
+  };
+  const allRuns = [...c1Runs.map((r) => r.c), ...c2Runs, ...(prof ? [prof] : [])];
   lines.push(`Run ${new Date().toISOString()} — \`npm run bench:push\` (\`node --import tsx bench/push.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`)`);
   lines.push('');
   lines.push(`- Machine: ${os.availableParallelism()} cores (\`nproc\`), ${cpus[0]?.model ?? '?'}, ${f0(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`);
@@ -960,33 +1004,34 @@ function render(
   lines.push('|---|---:|---:|---:|---:|---|');
   lines.push(`| (a) encryptPayload + cached VAPID header, 1 core | ${f0(a.messages / a.wallSeconds)} | ${f2(a.cpuSeconds)} | ${f0(a.usPerMessage)} | **${f0(a.perCore)}** | ${f0(a.messages)} messages in ${f2(a.wallSeconds)} s; other load ${f2(a.otherCores)} cores |`);
   lines.push(`| (b) web-push 3.6.7 sendNotification, c=${CONCURRENCY} | **${f0(b.rate)}** | ${f2(b.cpuSeconds)} | ${f0((b.cpuSeconds * 1e6) / N)} | ${f0(N / b.cpuSeconds)} | ${b.failures} failures, ${f0(b.distinct)} distinct of ${f0(b.received)} received; samples decrypt+VAPID: ${b.verified}; push service ${f0((b.pushServiceCpuSeconds * 1e6) / N)} µs/msg; other load ${f2(b.otherCores)} cores |`);
-  for (const c of [c1, c2, prof]) {
-    if (!c) continue;
-    const name = c === prof ? `(c) profiled run (--cpu-prof), 1 process, ${f0(c.messages)} messages` : `(c) real path, ${c.processes} worker process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
+  for (const c of allRuns) {
     const perProc = c.processes > 1 ? ` (${c.workerCpuPerProcess.map(f2).join(' + ')})` : '';
-    lines.push(`| ${name} | **${f0(c.rate)}** | ${f2(c.workerCpuSeconds)}${perProc} | ${f0(c.usPerMessage)} | ${f0(c.perWorkerCore)} | ${f0(c.completed + c.failed)} jobs of ≤ ${MAX_USERS_PER_PUSH_JOB} users, ${c.failed} failed, ${f0(c.distinct)} distinct of ${f0(c.received)} received, ${f0(c.dbUpdated)} rows with new last_success_at; samples: ${c.verified}${c.problems.length ? `; ${c.problems.join('; ')}` : ''} |`);
+    const around = c1Runs.find((r) => r.c === c)?.a;
+    const aroundNote = around ? `; (a) around this run: ${f0(around.usPerMessage)} µs/msg, ${f0(around.perCore)} per CPU-second` : '';
+    lines.push(`| (c) ${runName(c)} | **${f0(c.rate)}** | ${f2(c.workerCpuSeconds)}${perProc} | ${f0(c.usPerMessage)} | ${f0(c.perWorkerCore)} | ${f0(c.completed + c.failed)} jobs of ≤ ${MAX_USERS_PER_PUSH_JOB} users, ${c.failed} failed, ${f0(c.distinct)} distinct of ${f0(c.received)} received, ${f0(c.dbUpdated)} rows with new last_success_at; samples: ${c.verified}${aroundNote}${c.problems.length ? `; ${c.problems.join('; ')}` : ''} |`);
   }
+  const each = (values: number[], show: (v: number) => string) => values.map(show).join(', ');
+  const oneVsB = c1Runs.map((r) => r.c.rate / b.rate);
+  const twoVsB = c2Runs.map((c) => c.rate / b.rate);
   lines.push('');
-  lines.push('Ratios (targets from issue 3):');
+  lines.push(`Ratios (targets from issue 3), per run and their median (the 1-process runs against the (a) measured just before and after each of them):`);
   lines.push('');
-  lines.push(`- (c) per worker core vs (a): ${f0(c1.perWorkerCore)} / ${f0(a.perCore)} = **${pct(c1.perWorkerCore / a.perCore)}** (target ≥ 75%)${c2 ? `; 2 processes: ${f0(c2.perWorkerCore)} / ${f0(a.perCore)} = ${pct(c2.perWorkerCore / a.perCore)}` : ''}`);
-  lines.push(`- (c) 1 process vs (b): ${f0(c1.rate)} / ${f0(b.rate)} = **${f2(c1.rate / b.rate)}×** (target ≥ 3×)`);
-  if (c2) lines.push(`- (c) 2 processes vs (b): ${f0(c2.rate)} / ${f0(b.rate)} = **${f2(c2.rate / b.rate)}×** (target ≥ 5×)`);
+  lines.push(`- (c) per worker core vs (a): ${each(perCoreRatios, pct)}: median **${pct(median(perCoreRatios))}** (target ≥ 75%); against the (a) at the start of the benchmark instead: 1 process ${each(c1Runs.map((r) => r.c.perWorkerCore / a.perCore), pct)}, 2 processes ${each(c2Runs.map((c) => c.perWorkerCore / a.perCore), pct)}`);
+  lines.push(`- (c) 1 process vs (b): ${each(oneVsB, (v) => `${f2(v)}×`)}: median **${f2(median(oneVsB))}×** (target ≥ 3×)`);
+  if (c2Runs.length) lines.push(`- (c) 2 processes vs (b): ${each(twoVsB, (v) => `${f2(v)}×`)}: median **${f2(median(twoVsB))}×** (target ≥ 5×)`);
   lines.push('');
   lines.push('Timeline and CPU of each (c) run (t = 0 when `addBulk` of the event\'s jobs is called; rate = messages / time to the last distinct request):');
   lines.push('');
   lines.push('| run | addBulk done | first request | last request | all jobs completed | worker cores busy | worker µs/msg | Redis µs/msg | MariaDB µs/msg | push service µs/msg | machine cores busy | other load (cores) | busiest other processes (cores) |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const c of [c1, c2, prof]) {
-    if (!c) continue;
-    const name = c === prof ? 'profiled, 1 process' : `${c.processes} process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
+  for (const c of allRuns) {
     lines.push(
-      `| ${name} | ${f2(c.enqueueSeconds)} s | ${f2(c.firstRequestSeconds)} s | ${f2(c.reachedSeconds)} s | ${f2(c.doneSeconds)} s | ${f2(c.workerCoresBusy)} | ${f0(c.usPerMessage)} | ${f0((c.redisCpuSeconds * 1e6) / c.messages)} | ${c.mariadbCpuSeconds === null ? '—' : f0((c.mariadbCpuSeconds * 1e6) / c.messages)} | ${f0((c.pushServiceCpuSeconds * 1e6) / c.messages)} | ${f2(c.machineBusyCores)} | ${f2(c.otherCores)} | ${c.otherProcesses} |`,
+      `| ${runName(c)} | ${f2(c.enqueueSeconds)} s | ${f2(c.firstRequestSeconds)} s | ${f2(c.reachedSeconds)} s | ${f2(c.doneSeconds)} s | ${f2(c.workerCoresBusy)} | ${f0(c.usPerMessage)} | ${f0((c.redisCpuSeconds * 1e6) / c.messages)} | ${c.mariadbCpuSeconds === null ? '—' : f0((c.mariadbCpuSeconds * 1e6) / c.messages)} | ${f0((c.pushServiceCpuSeconds * 1e6) / c.messages)} | ${f2(c.machineBusyCores)} | ${f2(c.otherCores)} | ${c.otherProcesses} |`,
     );
   }
   lines.push('');
   lines.push(
-    `Redis commands per message in the 1-process run (INFO commandstats of the shared server, so other users of it add noise; commands run inside BullMQ's Lua scripts are counted too): ${c1.redisCommands
+    `Redis commands per message in the median 1-process run (INFO commandstats of the shared server, so other users of it add noise; commands run inside BullMQ's Lua scripts are counted too): ${middle.c.redisCommands
       .slice(0, 12)
       .map((c) => `${c.name} ${f1(c.callsPerMessage)}× / ${f0(c.usecPerMessage)} µs`)
       .join('; ')}.`,
@@ -1087,9 +1132,6 @@ async function main(): Promise<void> {
   await queue.waitUntilReady();
   const systemSteps = await benchSystemSteps(store, subscribers, service.origin, redis);
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
-  const c1 = await runSystem(sqliteCtx, 'c1', 1, false);
-  note(`(c) 1 process: ${f0(c1.rate)} messages/s, ${f0(c1.usPerMessage)} µs CPU/message`);
-
   let c2Ctx = sqliteCtx;
   if (DB2 === 'mysql') {
     const testDb = await createTestDatabase('mysql');
@@ -1103,8 +1145,19 @@ async function main(): Promise<void> {
     }
     c2Ctx = { ...sqliteCtx, database: mysql, databaseUrl: testDb.config.url, databaseKind: 'mysql' };
   }
-  const c2 = await runSystem(c2Ctx, 'c2', 2, false);
-  note(`(c) 2 processes: ${f0(c2.rate)} messages/s, ${f0(c2.usPerMessage)} µs CPU/message`);
+  const c1Runs: BracketedRun[] = [];
+  const c2Runs: SystemResult[] = [];
+  for (let r = 1; r <= REPEATS; r++) {
+    const before = benchCrypto(subscribers, service.origin, vapidForLoops, A_BRACKET_SECONDS);
+    const c = await runSystem(sqliteCtx, `c1-${r}`, 1, false);
+    const after = benchCrypto(subscribers, service.origin, vapidForLoops, A_BRACKET_SECONDS);
+    const around = joinCrypto(before, after);
+    c1Runs.push({ c, a: around });
+    note(`(c) 1 process, run ${r}: ${f0(c.rate)} messages/s, ${f0(c.usPerMessage)} µs CPU/message; (a) around it ${f0(around.usPerMessage)} µs (${f0(before.usPerMessage)} before, ${f0(after.usPerMessage)} after)`);
+    const c2 = await runSystem(c2Ctx, `c2-${r}`, 2, false);
+    c2Runs.push(c2);
+    note(`(c) 2 processes, run ${r}: ${f0(c2.rate)} messages/s, ${f0(c2.usPerMessage)} µs CPU/message`);
+  }
 
   let prof: SystemResult | undefined;
   if (!opts['no-profile']) {
@@ -1116,7 +1169,7 @@ async function main(): Promise<void> {
   await pushQueue.close();
   await queue.close();
   const totalSeconds = (now() - runStarted) / 1000;
-  const section = render(a, steps, systemSteps, b, c1, c2, prof, { keygenSeconds, dbLoadSeconds, idleLoadCores, code, redisVersion, totalSeconds });
+  const section = render(a, steps, systemSteps, b, c1Runs, c2Runs, prof, { keygenSeconds, dbLoadSeconds, idleLoadCores, code, redisVersion, totalSeconds });
   process.stdout.write(`\n${section}\n\n`);
   if (!opts['no-write']) {
     writePerformanceBlock('push', section);

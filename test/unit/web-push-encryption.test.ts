@@ -117,6 +117,44 @@ describe('encryptPayload', () => {
     expect(first.subarray(21, 86).equals(second.subarray(21, 86))).to.equal(false);
   });
 
+  it('never repeats a salt or sender key over more messages than one block of salts', () => {
+    const browser = createBrowserKeys();
+    const bodies = Array.from({ length: 600 }, () =>
+      encryptPayload({ plaintext: Buffer.from('same'), p256dh: b64(browser.p256dh), auth: b64(browser.auth) }),
+    );
+
+    expect(new Set(bodies.map((b) => b.subarray(0, 16).toString('hex'))).size).to.equal(600);
+    expect(new Set(bodies.map((b) => b.subarray(21, 86).toString('hex'))).size).to.equal(600);
+    for (const body of [bodies[0]!, bodies[599]!]) {
+      expect(decryptPayload({ body, privateKey: browser.privateKey, auth: browser.auth }).toString()).to.equal('same');
+    }
+  });
+
+  it('makes a fresh sender key after a message with a fixed key or a refused p256dh', () => {
+    const fixed = () =>
+      encryptPayload({
+        plaintext: Buffer.from(RFC8291.plaintext),
+        p256dh: b64(RFC8291.uaPublic),
+        auth: b64(RFC8291.auth),
+        ephemeralPrivateKey: b64(RFC8291.asPrivate),
+        salt: b64(RFC8291.salt),
+      });
+    const bad = b64(RFC8291.uaPublic);
+    bad[64] = bad[64]! ^ 1;
+
+    fixed();
+    const { browser, body } = encryptForRandomBrowser(Buffer.from('after the example'));
+    expect(() => encryptPayload({ plaintext: Buffer.from('x'), p256dh: bad, auth: b64(RFC8291.auth) })).to.throw(TypeError);
+    const next = encryptForRandomBrowser(Buffer.from('after a refusal'));
+
+    expect(body.subarray(21, 86).toString('base64url')).not.to.equal(RFC8291.asPublic);
+    expect(decryptPayload({ body, privateKey: browser.privateKey, auth: browser.auth }).toString()).to.equal('after the example');
+    expect(decryptPayload({ body: next.body, privateKey: next.browser.privateKey, auth: next.browser.auth }).toString()).to.equal(
+      'after a refusal',
+    );
+    expect(fixed().toString('base64url')).to.equal(RFC8291.body);
+  });
+
   it('refuses an auth secret that is not 16 bytes', () => {
     const browser = createBrowserKeys();
     const encrypt = () =>
