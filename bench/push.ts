@@ -979,10 +979,10 @@ function render(
 ): string {
   const lines: string[] = [];
   const cpus = os.cpus();
-  const c1 = c1Runs[0]!.c;
-  const perCoreRatios = c1Runs.map((r) => r.c.perWorkerCore / r.a.perCore);
-  // The run whose per-core ratio is the median speaks for the Redis command counts.
-  const middle = c1Runs.find((r) => r.c.perWorkerCore / r.a.perCore === median(perCoreRatios)) ?? c1Runs[0]!;
+  const perCore = (r: BracketedRun) => r.c.perWorkerCore / r.a.perCore;
+  const perCoreRatios = c1Runs.map(perCore);
+  // The run in the middle by per-core ratio speaks for the Redis command counts.
+  const middle = [...c1Runs].sort((x, y) => perCore(x) - perCore(y))[Math.floor((c1Runs.length - 1) / 2)]!;
   const runName = (c: SystemResult) => {
     const run = /-(\d+)$/.exec(c.label)?.[1];
     const kind = `${c.processes} worker process${c.processes > 1 ? 'es' : ''}, ${c.database}`;
@@ -998,7 +998,7 @@ function render(
   lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
   lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, push service: node:http in its own process, plain HTTP on 127.0.0.1, answers 201`);
   lines.push(`- Whole benchmark: ${f0(setup.totalSeconds)} s`);
-  lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${c1.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
+  lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${middle.c.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
   lines.push('');
   lines.push('| benchmark | messages/s (wall) | CPU s (sender) | µs CPU / message | messages per CPU-second | checks |');
   lines.push('|---|---:|---:|---:|---:|---|');

@@ -28,7 +28,7 @@ export function createPlaintexts(job: PushJob): (user: string) => Buffer {
   const json = JSON.stringify(messageFor(job.message, ''));
   const at = json.indexOf(EMPTY_USER);
   if (at < 0) throw new Error('a Message without its user field');
-  const before = json.slice(0, at + EMPTY_USER.length - 2);
+  const before = `${json.slice(0, at)}"user":`;
   const after = json.slice(at + EMPTY_USER.length);
   return (user) => Buffer.from(before + JSON.stringify(user) + after, 'utf8');
 }
