@@ -6,7 +6,7 @@ import type {
 } from '../../shared/database/index.js';
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { endpointProblem, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import { checkEndpoint, type EndpointCheck, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, UNANSWERED_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
 import type { SendSlots } from './send-slots.js';
@@ -29,6 +29,8 @@ export interface DeliverPushDeps {
   onSent?(sample: { origin: string; outcome: SendOutcome; seconds: number }): void;
   log: Logger;
   now?: () => number;
+  /** Encrypts a Message for one browser (tests: to see when); `encryptMessage` when absent. */
+  encrypt?: (plaintext: Buffer, subscription: DeliverableSubscription) => Buffer;
 }
 
 /**
@@ -85,12 +87,19 @@ export async function deliverPush(
     report.expiredCount = subscriptions.length;
     return report;
   }
-  // allSettled: one subscription's failure (its VAPID key cannot be loaded, the database
-  // blinks) must not lose the outcomes of the others, or a retry would send to them again.
+  // Every send's outcome is kept, failed or not: one subscription's failure (its VAPID key
+  // cannot be loaded, the database blinks) must not lose the outcomes of the others, or a retry
+  // would send to them again.
   const plaintextFor = createPlaintexts(job);
-  const results = await Promise.allSettled(
-    subscriptions.map((s) => sendOne(deps, job, s, plaintextFor, now)),
-  );
+  const sending: Promise<PromiseSettledResult<SendResult>>[] = [];
+  for (let from = 0; from < subscriptions.length; from += ENCRYPT_AHEAD) {
+    // Between blocks, the answers to the block before are read while the next one waits.
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const planned of plan(deps, subscriptions.slice(from, from + ENCRYPT_AHEAD), plaintextFor, now())) {
+      sending.push(settledOf(sendOne(deps, job, planned, now)));
+    }
+  }
+  const results = await Promise.all(sending);
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;
     if (settled.status === 'rejected') {
@@ -136,22 +145,72 @@ interface Exchanged {
   result: SendResult;
 }
 
-async function sendOne(
+/** A Message encrypted ahead, or why the subscription's keys cannot carry one. */
+type Body = Buffer | TypeError;
+
+/** A subscription about to be sent to, with what could be worked out for it at once. */
+interface Planned {
+  subscription: DeliverableSubscription;
+  endpoint: EndpointCheck;
+  /** Absent when the send will not happen now, or encrypting failed otherwise (it tries again). */
+  body: Body | undefined;
+}
+
+/**
+ * Most messages a job encrypts before sending them. A job carries at most
+ * MAX_USERS_PER_PUSH_JOB users, but a user may have many browsers: blocks keep the bodies held
+ * at once, and the event loop's pauses, bounded (~60 ms of encryption each).
+ */
+const ENCRYPT_AHEAD = 400;
+
+/**
+ * Checks each endpoint and encrypts the job's Message for every subscription about to be sent
+ * to, one after the other, before any of them is sent. Encryption is nearly all of a send's
+ * CPU; done in one run, the requests then leave in a burst and their answers come back
+ * together, so system calls, wake-ups and the push service's work are shared by many messages
+ * (docs/performance.md). Subscriptions that will not be sent to now (refused endpoint, past
+ * their expirationTime, origin paused) are not encrypted for.
+ */
+function plan(
   deps: DeliverPushDeps,
-  job: PushJob,
-  subscription: DeliverableSubscription,
+  subscriptions: readonly DeliverableSubscription[],
   plaintextFor: (user: string) => Buffer,
-  now: () => number,
-): Promise<SendResult> {
-  const problem = endpointProblem(subscription.endpoint, deps.endpointPolicy);
-  const url = new URL(subscription.endpoint);
-  if (problem) {
-    sendLog(deps.log, job, subscription, url).warn({ problem }, 'endpoint not allowed; not sent');
+  now: number,
+): Planned[] {
+  const encrypt = deps.encrypt ?? encryptMessage;
+  return subscriptions.map((subscription) => {
+    const endpoint = checkEndpoint(subscription.endpoint, deps.endpointPolicy);
+    const sendsNow =
+      endpoint.problem === null &&
+      !(subscription.expirationTime && subscription.expirationTime.getTime() <= now) &&
+      deps.originGate.heldFor(endpoint.url.origin) === 0;
+    if (!sendsNow) return { subscription, endpoint, body: undefined };
+    try {
+      return { subscription, endpoint, body: encrypt(plaintextFor(subscription.user), subscription) };
+    } catch (err) {
+      return { subscription, endpoint, body: err instanceof TypeError ? err : undefined };
+    }
+  });
+}
+
+function settledOf<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
+}
+
+async function sendOne(deps: DeliverPushDeps, job: PushJob, planned: Planned, now: () => number): Promise<SendResult> {
+  const { subscription, endpoint } = planned;
+  if (endpoint.problem !== null) {
+    const host = endpoint.url?.host ?? '(not a URL)';
+    sendLog(deps.log, job, subscription, host).warn({ problem: endpoint.problem }, 'endpoint not allowed; not sent');
     return settle(deps, job, subscription, 'blocked');
   }
+  const { url } = endpoint;
   if (subscription.expirationTime && subscription.expirationTime.getTime() <= now()) {
     await deps.subscriptions.deactivate(keyOf(subscription), 'subscription-expired');
-    sendLog(deps.log, job, subscription, url).info('subscription past its expirationTime; deactivated');
+    sendLog(deps.log, job, subscription, url.host).info('subscription past its expirationTime; deactivated');
     return settle(deps, job, subscription, 'gone');
   }
   const { origin } = url;
@@ -165,7 +224,7 @@ async function sendOne(
     // and a send that takes the probe must be the one that goes.
     const paused = deps.originGate.waitFor(origin);
     if (paused > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: paused } } as const);
-    return exchange(deps, job, subscription, url, plaintextFor, vapidKey, now);
+    return exchange(deps, job, subscription, url, planned.body ?? encryptOrRefuse(deps, job, subscription), vapidKey, now);
   };
   const { response, result } = await (deps.slots ? deps.slots.run(origin, push) : push());
   if (!response) return result;
@@ -173,39 +232,41 @@ async function sendOne(
     // Recorded for the whole job at once (recordSuccesses). RFC 8030 §5.2: the service may
     // keep the message for less time than we asked; its TTL answer is logged.
     if (deps.log.isLevelEnabled('debug')) {
-      sendLog(deps.log, job, subscription, url).debug({ status: response.status, serviceTtl: response.headers['ttl'] }, 'push sent');
+      sendLog(deps.log, job, subscription, url.host).debug({ status: response.status, serviceTtl: response.headers['ttl'] }, 'push sent');
     }
     return result;
   }
   if (result.outcome === 'retry' && (response.status === 429 || response.status === 503)) {
     deps.originGate.pause(origin, result.retryAfterMs ?? DEFAULT_ORIGIN_PAUSE_MS);
   }
-  await bookkeep(deps, keyOf(subscription), response, result, sendLog(deps.log, job, subscription, url));
+  await bookkeep(deps, keyOf(subscription), response, result, sendLog(deps.log, job, subscription, url.host));
   return result;
 }
 
-/**
- * Encrypts and sends one message and takes its answer, inside a send slot when there are
- * slots. Encrypting here, not before waiting for a slot, keeps a job's bodies from piling up
- * while they wait: fewer live objects for every garbage collection.
- */
+/** Encrypts one Message; answers the TypeError of keys that cannot be used, throws any other. */
+function encryptOrRefuse(deps: DeliverPushDeps, job: PushJob, subscription: DeliverableSubscription): Body {
+  try {
+    return (deps.encrypt ?? encryptMessage)(createPlaintexts(job)(subscription.user), subscription);
+  } catch (err) {
+    if (err instanceof TypeError) return err;
+    throw err;
+  }
+}
+
+/** Sends one encrypted message and takes its answer, inside a send slot when there are slots. */
 async function exchange(
   deps: DeliverPushDeps,
   job: PushJob,
   subscription: DeliverableSubscription,
   url: URL,
-  plaintextFor: (user: string) => Buffer,
+  body: Body,
   vapidKey: VapidKey,
   now: () => number,
 ): Promise<Exchanged> {
-  let body: Buffer;
-  try {
-    body = encryptMessage(plaintextFor(subscription.user), subscription);
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err;
+  if (body instanceof TypeError) {
     // Keys that cannot encrypt will never work: the browser must subscribe again.
     await deps.subscriptions.deactivate(keyOf(subscription), 'invalid-keys');
-    sendLog(deps.log, job, subscription, url).warn({ err: err.message }, 'subscription keys unusable; deactivated');
+    sendLog(deps.log, job, subscription, url.host).warn({ err: body.message }, 'subscription keys unusable; deactivated');
     return { response: null, result: await settle(deps, job, subscription, 'gone') };
   }
   // A VAPID key that cannot sign is our problem, not the subscription's: it throws, and the
@@ -216,7 +277,7 @@ async function exchange(
   try {
     response = await deps.sender.send(pushRequest(job, subscription.endpoint, body, authorization, started, url));
   } catch (err) {
-    const log = sendLog(deps.log, job, subscription, url);
+    const log = sendLog(deps.log, job, subscription, url.host);
     if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
       log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
       return { response: null, result: await settle(deps, job, subscription, 'blocked') };
@@ -311,11 +372,11 @@ async function bookkeep(
  * The logger of one send, made only when something is logged: most sends log nothing, and a
  * pino child (with redaction) per send was a measurable share of the send path.
  */
-function sendLog(parent: Logger, job: PushJob, subscription: DeliverableSubscription, url: URL): Logger {
+function sendLog(parent: Logger, job: PushJob, subscription: DeliverableSubscription, endpointHost: string): Logger {
   return parent.child({
     eventId: job.eventId,
     user: subscription.user,
-    endpointHost: url.host,
+    endpointHost,
     requestId: job.requestId,
   });
 }

@@ -4,9 +4,9 @@ import { MAX_USERS_PER_PUSH_JOB } from '../../shared/events/index.js';
  * How many push jobs a worker takes at once, sized by the users they carry rather than by
  * their number. A job holds its worker until all its sends are done, so a fixed job count is
  * wrong at one end or the other: one-user jobs need many at once to keep the send slots busy
- * (and to leave jobs free while a slow push service holds some), while 100-user jobs taken 400
- * at a time leave nothing for a second worker process, which then idles while the first one
- * works through 40,000 sends alone.
+ * (and to leave jobs free while a slow push service holds some), while full jobs taken 400 at
+ * a time leave nothing for a second worker process, which then idles while the first one works
+ * through an event's sends alone.
  */
 export interface JobBudget {
   /** Jobs to hold at once before any job has been seen. */

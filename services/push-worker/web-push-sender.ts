@@ -42,6 +42,8 @@ export function createWebPushSender(options: {
   timeoutMs: number;
   connectionsPerOrigin: number;
   lookup?: LookupFunction;
+  /** Certificate authorities to trust instead of Node's (tests: a private CA). */
+  ca?: string | Buffer;
 }): PushSender {
   const { lookup } = options;
   // One pool per origin, kept: a request goes straight to its pool without the URL parsing
@@ -53,7 +55,11 @@ export function createWebPushSender(options: {
       pool = new Pool(origin, {
         connections: options.connectionsPerOrigin,
         keepAliveTimeout: 60_000,
-        connect: { timeout: Math.min(options.timeoutMs, 10_000), ...(lookup ? { lookup } : {}) },
+        connect: {
+          timeout: Math.min(options.timeoutMs, 10_000),
+          ...(lookup ? { lookup } : {}),
+          ...(options.ca ? { ca: options.ca } : {}),
+        },
       });
       pools.set(origin, pool);
     }
@@ -67,8 +73,10 @@ export function createWebPushSender(options: {
     if (checkedLiterals.size >= MAX_CHECKED_LITERALS) checkedLiterals.clear();
     checkedLiterals.add(hostname);
   };
+  let closed = false;
   return {
     send(push) {
+      if (closed) return Promise.reject(new Error('push sender is closed'));
       let url: URL;
       try {
         url = push.url ?? new URL(push.endpoint);
@@ -83,6 +91,7 @@ export function createWebPushSender(options: {
       return exchange(poolFor(origin), path, push, options.timeoutMs);
     },
     async close({ abort = false } = {}) {
+      closed = true;
       await Promise.all([...pools.values()].map((pool) => (abort ? pool.destroy() : pool.close())));
       pools.clear();
     },
@@ -98,6 +107,13 @@ export function createWebPushSender(options: {
  */
 function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
   return new Promise((resolve, reject) => {
+    // undici refuses such headers itself, but a refused request leaves its connection waiting
+    // for a 'drain' that never comes (undici 7.30): every later send to that origin would hang.
+    const invalid = invalidHeader(push.headers);
+    if (invalid !== undefined) {
+      reject(new TypeError(`invalid push header ${JSON.stringify(invalid)}`));
+      return;
+    }
     pool.dispatch(
       { path, method: 'POST', headers: push.headers, body: push.body },
       new ExchangeHandler(resolve, reject, timeoutMs),
@@ -113,6 +129,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] | undefined;
   private kept = 0;
   private deadlinePassed = false;
+  /** Resolved or rejected already (a deadline can come before undici has started the request). */
+  private settled = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -123,10 +141,19 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.timer = setTimeout(passDeadline, timeoutMs, this);
   }
 
-  /** Aborts however far the exchange has got. */
+  /**
+   * Aborts however far the exchange has got. A request still waiting for a connection is failed
+   * at once, and aborted when undici starts it.
+   */
   deadline(): void {
     this.deadlinePassed = true;
-    this.controller?.abort(new Error(`no complete answer within ${this.timeoutMs} ms`));
+    const err = new Error(`no complete answer within ${this.timeoutMs} ms`);
+    if (this.controller) {
+      this.controller.abort(err);
+      return;
+    }
+    this.settled = true;
+    this.reject(err);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -149,18 +176,33 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     clearTimeout(this.timer);
+    if (this.settled) return;
+    this.settled = true;
     const text = this.chunks ? Buffer.concat(this.chunks).toString('utf8').slice(0, MAX_LOGGED_BODY) : '';
     this.resolve({ status: this.status, headers: this.headers, text });
   }
 
   onResponseError(_c: unknown, err: Error): void {
     clearTimeout(this.timer);
+    if (this.settled) return;
+    this.settled = true;
     this.reject(unsafeAddressIn(err) ?? err);
   }
 }
 
 function passDeadline(handler: ExchangeHandler): void {
   handler.deadline();
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** The first header whose name or value HTTP/1.1 does not allow (RFC 9110 §5.1, §5.5). */
+function invalidHeader(headers: Record<string, string>): string | undefined {
+  for (const name in headers) {
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(headers[name]!)) return name;
+  }
+  return undefined;
 }
 
 const isLiteral = (hostname: string) => hostname.startsWith('[') || isIP(hostname) !== 0;

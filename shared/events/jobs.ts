@@ -25,9 +25,12 @@ export type RouteJob = z.infer<typeof routeJobSchema>;
 
 /**
  * Users per push job. One job per user made the queue, not encryption, the cost of a send;
- * a hundred share one job's queue round trips, subscription query and status update.
+ * many share one job's queue round trips, subscription query and status update, and the worker
+ * encrypts a job's messages in one run before sending them (deliver-push.ts). 400 (one worker's
+ * users at once, PUSH_CONCURRENCY 50 × 8) gave about 10% less CPU per message than 100 in
+ * bench:push; 1,000 gave no more (docs/performance.md).
  */
-export const MAX_USERS_PER_PUSH_JOB = 100;
+export const MAX_USERS_PER_PUSH_JOB = 400;
 
 /** A `push` job: deliver an event's Message to every active subscription of some users. */
 export const pushJobSchema = z.object({

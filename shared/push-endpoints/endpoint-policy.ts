@@ -34,13 +34,26 @@ export function hostAllowed(host: string, allowedHosts: readonly string[]): bool
  * parsed URL, never matched as a string: `https://evil.example/fcm.googleapis.com/` fails.
  */
 export function endpointProblem(endpoint: string, policy: EndpointPolicy): string | null {
-  if (endpoint.length > MAX_ENDPOINT_LENGTH) return `longer than ${MAX_ENDPOINT_LENGTH} characters`;
+  return checkEndpoint(endpoint, policy).problem;
+}
+
+/** An endpoint as `checkEndpoint` found it: its parsed URL when it parses, and why it is refused. */
+export type EndpointCheck = { url: URL; problem: null } | { url: URL | null; problem: string };
+
+/** `endpointProblem` with the URL it parsed, for callers that go on to use it. */
+export function checkEndpoint(endpoint: string, policy: EndpointPolicy): EndpointCheck {
+  if (endpoint.length > MAX_ENDPOINT_LENGTH) return { url: null, problem: `longer than ${MAX_ENDPOINT_LENGTH} characters` };
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    return 'not a URL';
+    return { url: null, problem: 'not a URL' };
   }
+  const problem = urlProblem(endpoint, url, policy);
+  return problem === null ? { url, problem: null } : { url, problem };
+}
+
+function urlProblem(endpoint: string, url: URL, policy: EndpointPolicy): string | null {
   // Browsers hand out endpoints in canonical form. Anything else (percent-encoded hosts,
   // backslashes, spaces, `:0443`) is hand-made, and another URL parser might read it differently.
   if (url.href !== endpoint) return 'must be a canonical URL, as PushSubscription.endpoint gives it';

@@ -21,7 +21,7 @@ import {
   type BrowserKeys,
 } from '../support/web-push-receiver.js';
 
-// Why 40 users x 50 subscriptions: the router puts up to 100 users in one push job and the
+// Why 40 users x 50 subscriptions: the router puts up to 400 users in one push job and the
 // worker sends to all of a job's subscriptions at once, within PUSH_CONCURRENCY send slots, so
 // the kill comes in the middle of one job that has had hundreds of its endpoints accepted. Only
 // the per-endpoint settled ledger keeps them from being sent again when the job is resumed.

@@ -1,31 +1,88 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
-import { createWebPushSender } from '../../services/push-worker/web-push-sender.js';
+import { createWebPushSender, type PushSender } from '../../services/push-worker/web-push-sender.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('createWebPushSender', function () {
   let server: Server;
   let origin: string;
-  const sockets = new Set<unknown>();
+  let connections: Socket[] = [];
+  let requests = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let sender: PushSender | undefined;
+
+  /** Answers by path; every answer is a push service's (or a broken one's). */
+  function answer(req: IncomingMessage, res: ServerResponse): void {
+    requests++;
+    inFlight++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    switch (req.url) {
+      case '/trickle': {
+        // Headers at once, then a byte every 50 ms: an idle-socket timeout never fires. An
+        // error's body is read for the log, so the deadline has to cut it short.
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write('.'), 50);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      case '/slow':
+        setTimeout(() => res.writeHead(201).end(), 150);
+        return;
+      case '/hang':
+        return;
+      case '/chunked':
+        // No length: node sends the body in chunks.
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.write('bad ');
+        setTimeout(() => res.end('request'), 10);
+        return;
+      case '/close':
+        res.writeHead(201, { connection: 'close' }).end();
+        return;
+      case '/reset':
+        res.socket!.write('HTTP/1.1 201 Created\r\nContent-Le');
+        setTimeout(() => res.socket!.destroy(), 10);
+        return;
+      case '/garbage':
+        res.socket!.end('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+        return;
+      default:
+        res.writeHead(201, { ttl: '60' }).end();
+    }
+  }
 
   before(async function () {
     server = createServer((req, res) => {
       req.resume();
-      req.on('end', () => {
-        if (req.url === '/trickle') {
-          // Headers at once, then a byte every 50 ms: an idle-socket timeout never fires. An
-          // error's body is read for the log, so the deadline has to cut it short.
-          res.writeHead(503, { 'content-type': 'text/plain' });
-          const timer = setInterval(() => res.write('.'), 50);
-          res.on('close', () => clearInterval(timer));
-          return;
-        }
-        res.writeHead(201).end();
-      });
+      req.on('end', () => answer(req, res));
     });
-    server.on('connection', (socket) => sockets.add(socket));
+    // Node answers `Keep-Alive: timeout=3`; undici stops using an idle connection 2 s before
+    // that (its keepAliveTimeoutThreshold), so after 1 s.
+    server.keepAliveTimeout = 3_500;
+    server.on('connection', (socket) => connections.push(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  beforeEach(function () {
+    connections = [];
+    requests = 0;
+    inFlight = 0;
+    peakInFlight = 0;
+  });
+
+  afterEach(async function () {
+    await sender?.close({ abort: true });
+    sender = undefined;
   });
 
   after(async function () {
@@ -33,24 +90,186 @@ describe('createWebPushSender', function () {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const push = (path: string) => ({ endpoint: `${origin}${path}`, headers: { ttl: '60' }, body: Buffer.from('x') });
+  const push = (path: string, headers: Record<string, string> = { ttl: '60' }) => ({
+    endpoint: `${origin}${path}`,
+    headers,
+    body: Buffer.from('x'),
+  });
+  const make = (timeoutMs: number, connectionsPerOrigin: number) => {
+    sender = createWebPushSender({ timeoutMs, connectionsPerOrigin });
+    return sender;
+  };
+  const failureOf = (sending: Promise<unknown>) => sending.then(() => expect.fail('the send succeeded'), (err: unknown) => err);
 
   it('gives up on a push service that never finishes its answer, at the total deadline', async function () {
-    const sender = createWebPushSender({ timeoutMs: 300, connectionsPerOrigin: 2 });
     const started = Date.now();
-    const failure = await sender.send(push('/trickle')).then(() => null, (err: unknown) => err);
-    await sender.close();
+    const failure = await failureOf(make(300, 2).send(push('/trickle')));
 
     expect(failure).to.be.instanceOf(Error);
+    expect((failure as Error).message).to.include('300 ms');
     expect(Date.now() - started).to.be.within(250, 1_500);
   });
 
   it('reuses kept-alive connections per origin instead of opening one per message', async function () {
-    sockets.clear();
-    const sender = createWebPushSender({ timeoutMs: 2_000, connectionsPerOrigin: 2 });
-    for (let i = 0; i < 20; i++) await Promise.all([sender.send(push('/ok')), sender.send(push('/ok'))]);
-    await sender.close();
+    const send = make(2_000, 2).send;
+    for (let i = 0; i < 20; i++) await Promise.all([send(push('/ok')), send(push('/ok'))]);
 
-    expect(sockets.size).to.be.at.most(2);
+    expect(connections.length).to.be.at.most(2);
+    expect(requests).to.equal(40);
+  });
+
+  it('opens at most connectionsPerOrigin connections; further sends wait for one and all are answered', async function () {
+    const send = make(5_000, 3).send;
+
+    const answers = await Promise.all(Array.from({ length: 12 }, () => send(push('/slow'))));
+
+    expect(answers.map((a) => a.status)).to.deep.equal(Array(12).fill(201));
+    expect(connections.length).to.equal(3);
+    expect(peakInFlight).to.equal(3);
+  });
+
+  it('counts the wait for a connection in the deadline', async function () {
+    const send = make(300, 1).send;
+    const hung = failureOf(send(push('/hang')));
+    const started = Date.now();
+
+    const waited = await failureOf(send(push('/ok')));
+
+    expect((waited as Error).message).to.include('300 ms');
+    expect(Date.now() - started).to.be.within(250, 1_500);
+    await hung;
+    // The hung request got the only connection; the waiting one never went out.
+    expect(requests).to.equal(1);
+  });
+
+  it('reads an error body sent in chunks, then uses the same connection again', async function () {
+    const send = make(2_000, 1).send;
+
+    const refused = await send(push('/chunked'));
+    const next = await send(push('/ok'));
+
+    expect(refused).to.include({ status: 400, text: 'bad request' });
+    expect(next.status).to.equal(201);
+    expect(next.headers['ttl']).to.equal('60');
+    expect(connections).to.have.length(1);
+  });
+
+  it('does not send on a connection the server asked to close', async function () {
+    const send = make(2_000, 1).send;
+    for (let i = 0; i < 3; i++) expect((await send(push('/close'))).status).to.equal(201);
+
+    expect(connections).to.have.length(3);
+  });
+
+  it("stops using an idle connection before the server's keep-alive timeout", async function () {
+    const send = make(2_000, 1).send;
+    await send(push('/ok'));
+    await send(push('/ok'));
+    expect(connections).to.have.length(1);
+
+    // The server (timeout=3) still holds the connection; the sender no longer trusts it.
+    await sleep(1_200);
+    expect((await send(push('/ok'))).status).to.equal(201);
+
+    expect(connections).to.have.length(2);
+    expect(connections[0]!.destroyed, 'the old connection is closed').to.equal(true);
+  });
+
+  const brokenAnswers = [
+    ['is cut mid-answer', '/reset'],
+    ['carries something that is not HTTP/1.1', '/garbage'],
+  ] as const;
+  for (const [what, path] of brokenAnswers) {
+    it(`rejects a send whose connection ${what}, and the next send opens a new connection`, async function () {
+      const send = make(2_000, 1).send;
+
+      const failure = await failureOf(send(push(path)));
+      const next = await send(push('/ok'));
+
+      expect(failure).to.be.instanceOf(Error);
+      expect(next.status).to.equal(201);
+      expect(connections).to.have.length(2);
+    });
+  }
+
+  it('refuses a header that would add lines to the request, and sends nothing', async function () {
+    const send = make(2_000, 1).send;
+
+    const hostile: Record<string, string>[] = [{ topic: 'a\r\nx-evil: 1' }, { 'bad name': 'x' }, { ttl: 'a\nb' }];
+    for (const headers of hostile) {
+      expect(await failureOf(send(push('/ok', headers))), JSON.stringify(headers)).to.be.instanceOf(Error);
+    }
+
+    expect(requests).to.equal(0);
+  });
+
+  it('close() waits for the sends under way; close({ abort }) ends them at once', async function () {
+    const gentle = make(5_000, 2);
+    const slow = gentle.send(push('/slow'));
+    await gentle.close();
+    expect((await slow).status).to.equal(201);
+
+    const hurried = make(5_000, 2);
+    const hung = failureOf(hurried.send(push('/hang')));
+    const started = Date.now();
+    await hurried.close({ abort: true });
+    expect(await hung).to.be.instanceOf(Error);
+    expect(Date.now() - started).to.be.below(1_000);
+    expect(await failureOf(hurried.send(push('/ok')))).to.be.instanceOf(Error);
+  });
+});
+
+describe('createWebPushSender over TLS', function () {
+  let dir: string;
+  let cert: Buffer;
+  let server: ReturnType<typeof createHttpsServer>;
+  let origin: string;
+  let handshakes = 0;
+
+  before(async function () {
+    // A throwaway CA-less certificate for 127.0.0.1, made here: no key is kept in the repository.
+    dir = mkdtempSync(join(tmpdir(), 'axion-tls-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    cert = readFileSync(join(dir, 'cert.pem'));
+    server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(201).end());
+    });
+    server.on('secureConnection', () => handshakes++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async function () {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const push = () => ({ endpoint: `${origin}/push/1`, headers: { ttl: '60' }, body: Buffer.from('x') });
+
+  it('sends over TLS and pays a handshake per connection, not per message', async function () {
+    const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, ca: cert });
+    handshakes = 0;
+    try {
+      for (let i = 0; i < 10; i++) expect((await sender.send(push())).status).to.equal(201);
+    } finally {
+      await sender.close();
+    }
+    expect(handshakes).to.be.within(1, 2);
+  });
+
+  it('refuses a push service whose certificate it cannot verify', async function () {
+    const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 1 });
+    try {
+      const err = await sender.send(push()).then(() => expect.fail('sent to an unverified server'), (e: unknown) => e);
+      expect((err as NodeJS.ErrnoException).code).to.match(/CERT|SELF_SIGNED/);
+    } finally {
+      await sender.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ export interface FakeSubscriptionInput {
   auth: string;
   vapidKeyId?: number | null;
   active?: boolean;
+  expirationTime?: Date | null;
 }
 
 /**
@@ -39,7 +40,7 @@ export class FakeSubscriptionStore implements SubscriptionStore {
       p256dh: input.p256dh,
       auth: input.auth,
       userAgent: null,
-      expirationTime: null,
+      expirationTime: input.expirationTime ?? null,
       vapidKeyId: input.vapidKeyId ?? null,
       createdAt: at,
       updatedAt: at,

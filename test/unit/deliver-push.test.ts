@@ -10,6 +10,7 @@ import { generateVapidKeyPair } from '../../shared/vapid/index.js';
 import { createOriginGate } from '../../services/push-worker/origin-gate.js';
 import { createSendSlots } from '../../services/push-worker/send-slots.js';
 import { deliverPush, type DeliverPushDeps } from '../../services/push-worker/deliver-push.js';
+import { encryptMessage } from '../../services/push-worker/prepare-push.js';
 import { createVapidAuthorizer } from '../../services/push-worker/vapid-jwt.js';
 import type {
   PushRequest,
@@ -490,4 +491,107 @@ describe('deliverPush', () => {
     expect(calls).to.deep.equal([2]);
     expect(store.row('bob', PKG, 'https://fcm.googleapis.com/fcm/send/bob-phone').lastSuccessAt).to.not.equal(null);
   });
+
+  describe('encrypting ahead', () => {
+    /** deps whose encryption is the real one, counted. */
+    function counted(deps: DeliverPushDeps) {
+      const encrypted: string[] = [];
+      const encrypt: DeliverPushDeps['encrypt'] = (plaintext, subscription) => {
+        encrypted.push(subscription.endpoint);
+        return encryptMessage(plaintext, subscription);
+      };
+      return { deps: { ...deps, encrypt }, encrypted };
+    }
+
+    it("encrypts every message of the job before the first request leaves, and each once", async () => {
+      const arranged = arrange();
+      for (const endpoint of [FCM, MOZILLA, APPLE]) {
+        arranged.subscribe(endpoint);
+        arranged.sender.answer(endpoint, 201);
+      }
+      const { deps, encrypted } = counted(arranged.deps);
+      const seenAtSend: number[] = [];
+      const send = arranged.sender.send.bind(arranged.sender);
+      arranged.sender.send = (push) => {
+        seenAtSend.push(encrypted.length);
+        return send(push);
+      };
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(report.counts.sent).to.equal(3);
+      expect(seenAtSend).to.deep.equal([3, 3, 3]);
+      expect(encrypted).to.have.members([FCM, MOZILLA, APPLE]);
+    });
+
+    it('encrypts nothing for a refused endpoint, a subscription past its expirationTime, or a paused push service', async () => {
+      const arranged = arrange();
+      arranged.subscribe(FOREIGN);
+      arranged.subscribe(FCM);
+      arranged.subscribe(APPLE);
+      arranged.sender.answer(APPLE, 201);
+      const keys = createBrowserKeys();
+      arranged.store.add({ user: USER, package: PKG, endpoint: MOZILLA, p256dh: keys.p256dh, auth: keys.auth, expirationTime: new Date(NOW - 1) });
+      arranged.deps.originGate.pause(new URL(FCM).origin, 60_000);
+      const { deps, encrypted } = counted(arranged.deps);
+
+      const report = await deliverPush(deps, pushJob(), NONE);
+
+      expect(encrypted).to.deep.equal([APPLE]);
+      expect(report.counts).to.deep.equal({ sent: 1, gone: 1, rejected: 0, blocked: 1, retry: 1 });
+      expect(arranged.store.row(USER, PKG, MOZILLA)).to.include({ active: 'N', deactivatedReason: 'subscription-expired' });
+    });
+
+    it('deactivates a subscription whose keys cannot encrypt, sends it nothing, and still sends to the others', async () => {
+      const arranged = arrange();
+      arranged.subscribe(FCM);
+      arranged.sender.answer(FCM, 201);
+      arranged.store.add({ user: USER, package: PKG, endpoint: MOZILLA, p256dh: 'bm90IGEga2V5', auth: 'c2hvcnQ' });
+
+      const report = await deliverPush(arranged.deps, pushJob(), NONE);
+
+      expect(arranged.sender.sentTo()).to.deep.equal([FCM]);
+      expect(report.settled.get(hashEndpoint(MOZILLA))).to.equal('gone');
+      expect(report.counts).to.deep.include({ sent: 1, gone: 1 });
+      expect(arranged.store.row(USER, PKG, MOZILLA)).to.include({ active: 'N', deactivatedReason: 'invalid-keys' });
+    });
+  
+    it('encrypts at most 400 messages before sending them, then the next block', async () => {
+      const arranged = arrange();
+      const endpoints = Array.from({ length: 401 }, (_, i) => `${FCM}-${i}`);
+      for (const endpoint of endpoints) {
+        arranged.subscribe(endpoint);
+        arranged.sender.answer(endpoint, 201);
+      }
+      let encrypted = 0;
+      const encrypt: DeliverPushDeps['encrypt'] = () => {
+        encrypted++;
+        return Buffer.from('ciphertext');
+      };
+      const seenAtSend: number[] = [];
+      const send = arranged.sender.send.bind(arranged.sender);
+      arranged.sender.send = (push) => {
+        seenAtSend.push(encrypted);
+        return send(push);
+      };
+
+      const report = await deliverPush({ ...arranged.deps, encrypt }, pushJob(), NONE);
+
+      expect(report.counts.sent).to.equal(401);
+      expect(seenAtSend.slice(0, 400)).to.deep.equal(Array(400).fill(400));
+      expect(seenAtSend[400]).to.equal(401);
+    });
+
+    it('reports an endpoint that is not a URL as blocked and never sends to it', async () => {
+      const arranged = arrange();
+      const keys = createBrowserKeys();
+      arranged.store.add({ user: USER, package: PKG, endpoint: 'not a url', p256dh: keys.p256dh, auth: keys.auth });
+
+      const report = await deliverPush(arranged.deps, pushJob(), NONE);
+
+      expect(report.counts).to.deep.include({ blocked: 1, retry: 0 });
+      expect(report.settled.get(hashEndpoint('not a url'))).to.equal('blocked');
+      expect(arranged.sender.requests).to.deep.equal([]);
+    });
+});
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import {
   DEFAULT_PUSH_HOSTS,
   MAX_ENDPOINT_LENGTH,
+  checkEndpoint,
   endpointProblem,
   hostAllowed,
   type EndpointPolicy,
@@ -122,5 +123,20 @@ describe('endpointProblem', () => {
 
     expect(endpointProblem('https://eu.push.example.com/abc', policy)).to.equal(null);
     expect(endpointProblem('https://fcm.googleapis.com/fcm/send/abc', policy)).to.be.a('string');
+  });
+});
+
+describe('checkEndpoint', () => {
+  it('gives the parsed URL of an allowed endpoint, with no problem', () => {
+    const check = checkEndpoint('https://fcm.googleapis.com/fcm/send/abc', strict);
+    expect(check.problem).to.equal(null);
+    expect(check.url?.origin).to.equal('https://fcm.googleapis.com');
+  });
+
+  it('gives the same problem as endpointProblem, with the URL when it parses', () => {
+    const foreign = checkEndpoint('https://push.attacker.example/x', strict);
+    expect(foreign.problem).to.equal(endpointProblem('https://push.attacker.example/x', strict));
+    expect(foreign.url?.host).to.equal('push.attacker.example');
+    expect(checkEndpoint('not a url', strict)).to.deep.equal({ url: null, problem: 'not a URL' });
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   buildMessage,
+  MAX_USERS_PER_PUSH_JOB,
   routeJobSchema,
   type EventInput,
   type PushJob,
@@ -243,14 +244,14 @@ describe('routeEvent', () => {
 
   it('splits a large target into push jobs of at most MAX_USERS_PER_PUSH_JOB users, the same chunks every time', async () => {
     const { deps, pushQueue } = arrange();
-    const users = Array.from({ length: 250 }, (_, i) => `user-${i}`);
+    const users = Array.from({ length: 2.5 * MAX_USERS_PER_PUSH_JOB }, (_, i) => `user-${i}`);
     const job = routeJob({}, { users });
 
     await routeEvent(deps, job);
     await routeEvent(deps, job);
 
     const [first, second] = pushQueue.batches;
-    expect(first!.map((j) => j.users.length)).to.deep.equal([100, 100, 50]);
+    expect(first!.map((j) => j.users.length)).to.deep.equal([MAX_USERS_PER_PUSH_JOB, MAX_USERS_PER_PUSH_JOB, MAX_USERS_PER_PUSH_JOB / 2]);
     expect(first!.flatMap((j) => j.users)).to.deep.equal(users);
     expect(second!.map((j) => j.users)).to.deep.equal(first!.map((j) => j.users));
   });
