@@ -6,9 +6,10 @@ import type {
 } from '../../shared/database/index.js';
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { checkEndpoint, type EndpointCheck, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, UNANSWERED_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
+import { Block, encryptBody, ENCRYPT_AHEAD, planSend, takeBody, type Body, type Encrypt, type PlanDeps, type PlannedSend } from './plan-sends.js';
 import type { SendSlots } from './send-slots.js';
 import { parseRetryAfter } from './retry-policy.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
@@ -30,7 +31,7 @@ export interface DeliverPushDeps {
   log: Logger;
   now?: () => number;
   /** Encrypts a Message for one browser (tests: to see when); `encryptMessage` when absent. */
-  encrypt?: (plaintext: Buffer, subscription: DeliverableSubscription) => Buffer;
+  encrypt?: Encrypt;
 }
 
 /**
@@ -91,13 +92,23 @@ export async function deliverPush(
   // cannot be loaded, the database blinks) must not lose the outcomes of the others, or a retry
   // would send to them again.
   const plaintextFor = createPlaintexts(job);
+  const planDeps: PlanDeps = { ...deps, encrypt: deps.encrypt ?? encryptMessage };
   const sending: Promise<PromiseSettledResult<SendResult>>[] = [];
+  let previous: Block | undefined;
   for (let from = 0; from < subscriptions.length; from += ENCRYPT_AHEAD) {
-    // Between blocks, the answers to the block before are read while the next one waits.
-    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const planned of plan(deps, subscriptions.slice(from, from + ENCRYPT_AHEAD), plaintextFor, now())) {
-      sending.push(settledOf(sendOne(deps, job, planned, now)));
+    await previous?.drained();
+    const block = new Block();
+    for (const subscription of subscriptions.slice(from, from + ENCRYPT_AHEAD)) {
+      let planned: PlannedSend;
+      try {
+        planned = planSend(planDeps, subscription, plaintextFor, now(), block);
+      } catch (reason) {
+        sending.push(Promise.resolve({ status: 'rejected', reason }));
+        continue;
+      }
+      sending.push(settledSend(planned, sendOne(deps, job, planned, plaintextFor, now)));
     }
+    previous = block;
   }
   const results = await Promise.all(sending);
   results.forEach((settled, i) => {
@@ -145,65 +156,30 @@ interface Exchanged {
   result: SendResult;
 }
 
-/** A Message encrypted ahead, or why the subscription's keys cannot carry one. */
-type Body = Buffer | TypeError;
-
-/** A subscription about to be sent to, with what could be worked out for it at once. */
-interface Planned {
-  subscription: DeliverableSubscription;
-  endpoint: EndpointCheck;
-  /** Absent when the send will not happen now, or encrypting failed otherwise (it tries again). */
-  body: Body | undefined;
-}
-
-/**
- * Most messages a job encrypts before sending them. A job carries at most
- * MAX_USERS_PER_PUSH_JOB users, but a user may have many browsers: blocks keep the bodies held
- * at once, and the event loop's pauses, bounded (~60 ms of encryption each).
- */
-const ENCRYPT_AHEAD = 400;
-
-/**
- * Checks each endpoint and encrypts the job's Message for every subscription about to be sent
- * to, one after the other, before any of them is sent. Encryption is nearly all of a send's
- * CPU; done in one run, the requests then leave in a burst and their answers come back
- * together, so system calls, wake-ups and the push service's work are shared by many messages
- * (docs/performance.md). Subscriptions that will not be sent to now (refused endpoint, past
- * their expirationTime, origin paused) are not encrypted for.
- */
-function plan(
-  deps: DeliverPushDeps,
-  subscriptions: readonly DeliverableSubscription[],
-  plaintextFor: (user: string) => Buffer,
-  now: number,
-): Planned[] {
-  const encrypt = deps.encrypt ?? encryptMessage;
-  return subscriptions.map((subscription) => {
-    const endpoint = checkEndpoint(subscription.endpoint, deps.endpointPolicy);
-    const sendsNow =
-      endpoint.problem === null &&
-      !(subscription.expirationTime && subscription.expirationTime.getTime() <= now) &&
-      deps.originGate.heldFor(endpoint.url.origin) === 0;
-    if (!sendsNow) return { subscription, endpoint, body: undefined };
-    try {
-      return { subscription, endpoint, body: encrypt(plaintextFor(subscription.user), subscription) };
-    } catch (err) {
-      return { subscription, endpoint, body: err instanceof TypeError ? err : undefined };
-    }
-  });
-}
-
-function settledOf<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
-  return promise.then(
-    (value) => ({ status: 'fulfilled', value }),
-    (reason: unknown) => ({ status: 'rejected', reason }),
+/** A send's outcome, failed or not; its planned body counts as gone once the send has ended. */
+function settledSend(planned: PlannedSend, sending: Promise<SendResult>): Promise<PromiseSettledResult<SendResult>> {
+  return sending.then(
+    (value) => {
+      takeBody(planned);
+      return { status: 'fulfilled', value };
+    },
+    (reason: unknown) => {
+      takeBody(planned);
+      return { status: 'rejected', reason };
+    },
   );
 }
 
-async function sendOne(deps: DeliverPushDeps, job: PushJob, planned: Planned, now: () => number): Promise<SendResult> {
+async function sendOne(
+  deps: DeliverPushDeps,
+  job: PushJob,
+  planned: PlannedSend,
+  plaintextFor: (user: string) => Buffer,
+  now: () => number,
+): Promise<SendResult> {
   const { subscription, endpoint } = planned;
   if (endpoint.problem !== null) {
-    const host = endpoint.url?.host ?? '(not a URL)';
+    const host = endpoint.url?.host ?? '(not parsed)';
     sendLog(deps.log, job, subscription, host).warn({ problem: endpoint.problem }, 'endpoint not allowed; not sent');
     return settle(deps, job, subscription, 'blocked');
   }
@@ -224,7 +200,8 @@ async function sendOne(deps: DeliverPushDeps, job: PushJob, planned: Planned, no
     // and a send that takes the probe must be the one that goes.
     const paused = deps.originGate.waitFor(origin);
     if (paused > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: paused } } as const);
-    return exchange(deps, job, subscription, url, planned.body ?? encryptOrRefuse(deps, job, subscription), vapidKey, now);
+    const body = takeBody(planned) ?? encryptBody(deps.encrypt ?? encryptMessage, plaintextFor, subscription);
+    return exchange(deps, job, subscription, url, body, vapidKey, now);
   };
   const { response, result } = await (deps.slots ? deps.slots.run(origin, push) : push());
   if (!response) return result;
@@ -241,16 +218,6 @@ async function sendOne(deps: DeliverPushDeps, job: PushJob, planned: Planned, no
   }
   await bookkeep(deps, keyOf(subscription), response, result, sendLog(deps.log, job, subscription, url.host));
   return result;
-}
-
-/** Encrypts one Message; answers the TypeError of keys that cannot be used, throws any other. */
-function encryptOrRefuse(deps: DeliverPushDeps, job: PushJob, subscription: DeliverableSubscription): Body {
-  try {
-    return (deps.encrypt ?? encryptMessage)(createPlaintexts(job)(subscription.user), subscription);
-  } catch (err) {
-    if (err instanceof TypeError) return err;
-    throw err;
-  }
 }
 
 /** Sends one encrypted message and takes its answer, inside a send slot when there are slots. */
@@ -281,6 +248,11 @@ async function exchange(
     if ((err as { code?: string }).code === 'ERR_UNSAFE_PUSH_ADDRESS') {
       log.warn({ err: (err as Error).message }, 'endpoint resolves to a non-public address; not sent');
       return { response: null, result: await settle(deps, job, subscription, 'blocked') };
+    }
+    if ((err as { code?: string }).code === 'ERR_INVALID_PUSH_HEADER') {
+      // Our request is at fault, not the push service: no retry, and no pause for its origin.
+      log.error({ err: (err as Error).message }, 'push request has an invalid header; not sent');
+      return { response: null, result: await settle(deps, job, subscription, 'rejected') };
     }
     log.warn({ err: (err as Error).message }, 'push service unreachable or too slow; will retry');
     // No answer (deadline, reset, refused): its other sends would most likely wait out the same

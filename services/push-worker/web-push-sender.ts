@@ -86,7 +86,9 @@ export function createWebPushSender(options: {
       const { hostname, origin } = url;
       const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
       if (lookup && !checkedLiterals.has(hostname) && isLiteral(hostname)) {
-        return checkLiteral(hostname).then(() => exchange(poolFor(origin), path, push, options.timeoutMs));
+        return checkLiteral(hostname).then(() =>
+          closed ? Promise.reject(new Error('push sender is closed')) : exchange(poolFor(origin), path, push, options.timeoutMs),
+        );
       }
       return exchange(poolFor(origin), path, push, options.timeoutMs);
     },
@@ -111,7 +113,7 @@ function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number
     // for a 'drain' that never comes (undici 7.30): every later send to that origin would hang.
     const invalid = invalidHeader(push.headers);
     if (invalid !== undefined) {
-      reject(new TypeError(`invalid push header ${JSON.stringify(invalid)}`));
+      reject(new InvalidPushHeaderError(invalid));
       return;
     }
     pool.dispatch(
@@ -194,13 +196,31 @@ function passDeadline(handler: ExchangeHandler): void {
   handler.deadline();
 }
 
+/** A push request with a header HTTP/1.1 or undici does not allow: our bug, never the push service's. */
+export class InvalidPushHeaderError extends TypeError {
+  readonly code = 'ERR_INVALID_PUSH_HEADER';
+
+  constructor(readonly header: string) {
+    super(`invalid push header ${JSON.stringify(header)}`);
+    this.name = 'InvalidPushHeaderError';
+  }
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers undici manages itself and refuses from a caller (the framing of the exchange). */
+const FRAMING = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
 
-/** The first header whose name or value HTTP/1.1 does not allow (RFC 9110 §5.1, §5.5). */
+/**
+ * The first header whose name or value HTTP/1.1 (RFC 9110 §5.1, §5.5) or undici does not
+ * allow, so that undici never refuses a request itself.
+ */
 function invalidHeader(headers: Record<string, string>): string | undefined {
   for (const name in headers) {
-    if (!TOKEN.test(name) || !FIELD_VALUE.test(headers[name]!)) return name;
+    const value = headers[name]!;
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return name;
+    const lower = name.toLowerCase();
+    if (FRAMING.has(lower) || (lower === 'content-length' && !/^\d+$/.test(value))) return name;
   }
   return undefined;
 }

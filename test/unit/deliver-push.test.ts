@@ -11,11 +11,13 @@ import { createOriginGate } from '../../services/push-worker/origin-gate.js';
 import { createSendSlots } from '../../services/push-worker/send-slots.js';
 import { deliverPush, type DeliverPushDeps } from '../../services/push-worker/deliver-push.js';
 import { encryptMessage } from '../../services/push-worker/prepare-push.js';
+import { ENCRYPT_AHEAD } from '../../services/push-worker/plan-sends.js';
 import { createVapidAuthorizer } from '../../services/push-worker/vapid-jwt.js';
-import type {
-  PushRequest,
-  PushResponse,
-  PushSender,
+import {
+  InvalidPushHeaderError,
+  type PushRequest,
+  type PushResponse,
+  type PushSender,
 } from '../../services/push-worker/web-push-sender.js';
 import { FakeSubscriptionStore } from '../support/fake-subscription-store.js';
 import { testLogger } from '../support/silent-logger.js';
@@ -556,9 +558,9 @@ describe('deliverPush', () => {
       expect(arranged.store.row(USER, PKG, MOZILLA)).to.include({ active: 'N', deactivatedReason: 'invalid-keys' });
     });
   
-    it('encrypts at most 400 messages before sending them, then the next block', async () => {
+    it(`encrypts at most ${ENCRYPT_AHEAD} messages ahead, and the next block only once the block before has gone out`, async () => {
       const arranged = arrange();
-      const endpoints = Array.from({ length: 401 }, (_, i) => `${FCM}-${i}`);
+      const endpoints = Array.from({ length: ENCRYPT_AHEAD + 1 }, (_, i) => `${FCM}-${i}`);
       for (const endpoint of endpoints) {
         arranged.subscribe(endpoint);
         arranged.sender.answer(endpoint, 201);
@@ -568,18 +570,48 @@ describe('deliverPush', () => {
         encrypted++;
         return Buffer.from('ciphertext');
       };
+      // Four slots and answers that take a moment: most of the first block waits for a slot.
       const seenAtSend: number[] = [];
       const send = arranged.sender.send.bind(arranged.sender);
-      arranged.sender.send = (push) => {
+      arranged.sender.send = async (push) => {
         seenAtSend.push(encrypted);
+        await new Promise((resolve) => setTimeout(resolve, 1));
         return send(push);
+      };
+
+      const report = await deliverPush({ ...arranged.deps, encrypt, slots: createSendSlots(4) }, pushJob(), NONE);
+
+      expect(report.counts.sent).to.equal(ENCRYPT_AHEAD + 1);
+      expect(seenAtSend.slice(0, ENCRYPT_AHEAD)).to.deep.equal(Array(ENCRYPT_AHEAD).fill(ENCRYPT_AHEAD));
+      expect(seenAtSend[ENCRYPT_AHEAD]).to.equal(ENCRYPT_AHEAD + 1);
+    });
+
+    it('encrypts again in the send slot when encrypting ahead failed for a reason other than the keys', async () => {
+      const arranged = arrange();
+      arranged.subscribe(FCM);
+      arranged.sender.answer(FCM, 201);
+      let calls = 0;
+      const encrypt: DeliverPushDeps['encrypt'] = (plaintext, subscription) => {
+        if (++calls === 1) throw new RangeError('out of entropy for a moment');
+        return encryptMessage(plaintext, subscription);
       };
 
       const report = await deliverPush({ ...arranged.deps, encrypt }, pushJob(), NONE);
 
-      expect(report.counts.sent).to.equal(401);
-      expect(seenAtSend.slice(0, 400)).to.deep.equal(Array(400).fill(400));
-      expect(seenAtSend[400]).to.equal(401);
+      expect(calls).to.equal(2);
+      expect(report.counts.sent).to.equal(1);
+    });
+
+    it('counts a push the sender refuses for an invalid header as rejected, without pausing its push service', async () => {
+      const arranged = arrange();
+      arranged.subscribe(FCM);
+      arranged.sender.answer(FCM, new InvalidPushHeaderError('topic'));
+
+      const report = await deliverPush(arranged.deps, pushJob(), NONE);
+
+      expect(report.settled.get(hashEndpoint(FCM))).to.equal('rejected');
+      expect(report.retry).to.deep.equal([]);
+      expect(arranged.deps.originGate.heldFor(new URL(FCM).origin)).to.equal(0);
     });
 
     it('reports an endpoint that is not a URL as blocked and never sends to it', async () => {

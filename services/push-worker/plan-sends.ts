@@ -1,0 +1,108 @@
+import type { DeliverableSubscription } from '../../shared/database/index.js';
+import { checkEndpoint, type EndpointCheck, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import type { OriginGate } from './origin-gate.js';
+
+/** A Message encrypted for one browser, or why the subscription's keys cannot carry one. */
+export type Body = Buffer | TypeError;
+
+export type Encrypt = (plaintext: Buffer, subscription: DeliverableSubscription) => Buffer;
+
+/**
+ * Most messages a job encrypts before sending them. The next block is encrypted once every
+ * body of this one has gone to the push service (or its send ended without it): a job of many
+ * browsers holds at most two blocks of bodies, and pauses the event loop for one block's
+ * encryption at a time (about 60 ms on the development machine).
+ */
+export const ENCRYPT_AHEAD = 400;
+
+/** One subscription about to be sent to, with what could be worked out for it at once. */
+export interface PlannedSend {
+  subscription: DeliverableSubscription;
+  endpoint: EndpointCheck;
+  /** Encrypted ahead; absent when the send will not happen now or encrypting must be retried. */
+  body: Body | undefined;
+  block: Block | undefined;
+}
+
+/** The bodies of one block that have not yet left. */
+export class Block {
+  private unsent = 0;
+  private wake: (() => void) | undefined;
+
+  hold(): void {
+    this.unsent++;
+  }
+
+  release(): void {
+    if (--this.unsent === 0) this.wake?.();
+  }
+
+  /** Resolves once every body held by this block has left. */
+  drained(): Promise<void> {
+    if (this.unsent === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+}
+
+export interface PlanDeps {
+  endpointPolicy: EndpointPolicy;
+  originGate: OriginGate;
+  encrypt: Encrypt;
+}
+
+/**
+ * Checks a subscription's endpoint (one URL parse for the whole send) and, when it is to be
+ * sent to now, encrypts the Message for it. A job plans a whole block before it sends any:
+ * encryption is nearly all of a send's CPU, and done in one run the requests leave in a burst
+ * and their answers come back together, so system calls, wake-ups and the push service's work
+ * are shared by many messages (docs/performance.md). Not encrypted for: refused endpoints,
+ * subscriptions past their expirationTime, origins that are paused.
+ */
+export function planSend(
+  deps: PlanDeps,
+  subscription: DeliverableSubscription,
+  plaintextFor: (user: string) => Buffer,
+  now: number,
+  block: Block,
+): PlannedSend {
+  const endpoint = checkEndpoint(subscription.endpoint, deps.endpointPolicy);
+  const sendsNow =
+    endpoint.problem === null &&
+    !(subscription.expirationTime && subscription.expirationTime.getTime() <= now) &&
+    deps.originGate.heldFor(endpoint.url.origin) === 0;
+  if (!sendsNow) return { subscription, endpoint, body: undefined, block: undefined };
+  let body: Body | undefined;
+  try {
+    body = encryptBody(deps.encrypt, plaintextFor, subscription);
+  } catch {
+    // Thrown again, and reported, when the send encrypts for itself.
+    return { subscription, endpoint, body: undefined, block: undefined };
+  }
+  block.hold();
+  return { subscription, endpoint, body, block };
+}
+
+/** Takes the body planned for a send (at most once), letting its block know it has left. */
+export function takeBody(planned: PlannedSend): Body | undefined {
+  const { body, block } = planned;
+  planned.body = undefined;
+  planned.block = undefined;
+  block?.release();
+  return body;
+}
+
+/** Encrypts one Message; answers the TypeError of keys that cannot be used and throws any other error. */
+export function encryptBody(
+  encrypt: Encrypt,
+  plaintextFor: (user: string) => Buffer,
+  subscription: DeliverableSubscription,
+): Body {
+  try {
+    return encrypt(plaintextFor(subscription.user), subscription);
+  } catch (err) {
+    if (err instanceof TypeError) return err;
+    throw err;
+  }
+}
