@@ -72,7 +72,7 @@ import {
 } from '../test/support/web-push-receiver.js';
 import { summariseProfile, type ProfileSummary } from './support/cpu-profile.js';
 import { writePerformanceBlock } from './support/performance-doc.js';
-import { machineBusySeconds, pidsOf, processCpuSeconds } from './support/proc-stats.js';
+import { machineBusySeconds, pidsOf, processCpuSeconds, type ThreadCpu } from './support/proc-stats.js';
 import type { WorkerSettings } from './support/push-worker-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -237,16 +237,10 @@ class PushService {
   }
 }
 
-interface ThreadTicks {
-  mainUser: number;
-  mainSystem: number;
-  others: number;
-}
-
 interface WorkerCpu {
   cpu: NodeJS.CpuUsage;
-  /** Per-thread clock ticks from /proc (null where /proc is not readable). */
-  threads: ThreadTicks | null;
+  /** CPU seconds by thread, from /proc (null where /proc is not readable). */
+  threads: ThreadCpu | null;
   mono: number;
 }
 
@@ -272,7 +266,7 @@ class WorkerProcess {
 
   async cpu(): Promise<WorkerCpu> {
     const m = await request(this.child, { type: 'cpu' }, 'cpu');
-    return { cpu: m['cpu'] as NodeJS.CpuUsage, threads: (m['threads'] as ThreadTicks | null) ?? null, mono: Number(m['mono']) };
+    return { cpu: m['cpu'] as NodeJS.CpuUsage, threads: (m['threads'] as ThreadCpu | null) ?? null, mono: Number(m['mono']) };
   }
 
   async stop(): Promise<void> {
@@ -762,7 +756,7 @@ interface SystemResult {
   rate: number;
   workerCpuSeconds: number;
   /** µs per message of the workers' main threads (user, system) and their other threads. */
-  threadSplit: ThreadTicks | null;
+  threadSplit: ThreadCpu | null;
   workerCpuPerProcess: number[];
   workerCoresBusy: number;
   usPerMessage: number;
@@ -1075,22 +1069,15 @@ function render(
 
 // ------------------------------------------------------------------------------------------------
 
-/**
- * The workers' CPU by thread, µs per message: their main threads' user and system time and
- * every other thread (V8's garbage-collector and compiler helpers, libuv's pool). From /proc
- * clock ticks (10 ms each), so only roughly.
- */
-function splitThreads(before: WorkerCpu[], after: WorkerCpu[], messages: number): ThreadTicks | null {
-  const sum = { mainUser: 0, mainSystem: 0, others: 0 };
+/** The workers' CPU by thread (`threadCpuSeconds`), µs per message, summed over the processes. */
+function splitThreads(before: WorkerCpu[], after: WorkerCpu[], messages: number): ThreadCpu | null {
+  const sum: ThreadCpu = { mainUser: 0, mainSystem: 0, others: 0 };
   for (const [i, b] of before.entries()) {
     const a = after[i]!.threads;
     if (!b.threads || !a) return null;
-    sum.mainUser += a.mainUser - b.threads.mainUser;
-    sum.mainSystem += a.mainSystem - b.threads.mainSystem;
-    sum.others += a.others - b.threads.others;
+    for (const part of ['mainUser', 'mainSystem', 'others'] as const) sum[part] += ((a[part] - b.threads[part]) * 1e6) / messages;
   }
-  const perMessage = (ticks: number) => (ticks * 10_000) / messages;
-  return { mainUser: perMessage(sum.mainUser), mainSystem: perMessage(sum.mainSystem), others: perMessage(sum.others) };
+  return sum;
 }
 
 async function main(): Promise<void> {

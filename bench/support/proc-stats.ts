@@ -1,16 +1,54 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // Readings from /proc, so a benchmark can account for processes it did not start (the
 // machine's MariaDB, Redis and Mosquitto) the same way as its own.
 
+/** User and system CPU seconds in a /proc `stat` file, of a process or of one of its threads. */
+function statSeconds(path: string): { user: number; system: number } {
+  const stat = readFileSync(path, 'utf8');
+  // The fields after the command name (which may hold spaces); utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 export function processCpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const { user, system } = statSeconds(`/proc/${pid}/stat`);
+    return user + system;
   } catch {
     return 0;
+  }
+}
+
+/** A process's CPU seconds by thread: its main thread's user and system time, and all the others. */
+export interface ThreadCpu {
+  mainUser: number;
+  mainSystem: number;
+  others: number;
+}
+
+/**
+ * What `process.cpuUsage()` counts as one, split by thread: the main thread, and the rest (V8's
+ * garbage-collector and compiler helpers, libuv's pool). A thread that ends in between drops out
+ * of `others`, so only roughly. Null where /proc cannot be read.
+ */
+export function threadCpuSeconds(pid: number): ThreadCpu | null {
+  try {
+    const split: ThreadCpu = { mainUser: 0, mainSystem: 0, others: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const { user, system } = statSeconds(`/proc/${pid}/task/${tid}/stat`);
+      if (Number(tid) === pid) {
+        split.mainUser += user;
+        split.mainSystem += system;
+      } else {
+        split.others += user + system;
+      }
+    }
+    return split;
+  } catch {
+    return null;
   }
 }
 

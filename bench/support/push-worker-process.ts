@@ -10,11 +10,11 @@
  * Logs go to stdout as in production (JSON lines, LOG_LEVEL default `info`); the parent points
  * stdout at a file and scans it afterwards for warnings.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { PushConfig } from '../../shared/config/index.js';
 import type { Database } from '../../shared/database/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
+import { threadCpuSeconds } from './proc-stats.js';
 
 // The compiled build (the parent runs `npm run build` first), as production runs it: the
 // sources through tsx would measure tsx's output, not what `npm run start:push-worker` runs.
@@ -84,7 +84,7 @@ process.on('message', (msg: { type: string; settings?: WorkerSettings }) => {
     process.send?.({
       type: 'cpu',
       cpu: process.cpuUsage(),
-      threads: threadTicks(),
+      threads: threadCpuSeconds(process.pid),
       elu: performance.eventLoopUtilization(),
       // CLOCK_MONOTONIC µs: the clock of the sample timestamps in a --cpu-prof profile.
       mono: Number(process.hrtime.bigint() / 1000n),
@@ -111,29 +111,3 @@ process.on('disconnect', () => {
 });
 process.send?.({ type: 'spawned' });
 
-/**
- * CPU clock ticks (1/100 s) of this process's threads from /proc: the main thread's user and
- * system time, and all other threads together (V8's garbage-collector and compiler helpers,
- * libuv's pool). `process.cpuUsage()` counts them all as one.
- */
-function threadTicks(): { mainUser: number; mainSystem: number; others: number } | null {
-  try {
-    const ticks = { mainUser: 0, mainSystem: 0, others: 0 };
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // Fields after the command (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const user = Number(fields[11]);
-      const system = Number(fields[12]);
-      if (Number(tid) === process.pid) {
-        ticks.mainUser += user;
-        ticks.mainSystem += system;
-      } else {
-        ticks.others += user + system;
-      }
-    }
-    return ticks;
-  } catch {
-    return null;
-  }
-}

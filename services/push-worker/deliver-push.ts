@@ -9,7 +9,18 @@ import type { Logger } from '../../shared/logging/index.js';
 import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, UNANSWERED_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
-import { Block, encryptBody, ENCRYPT_AHEAD, planSend, takeBody, type Body, type Encrypt, type PlanDeps, type PlannedSend } from './plan-sends.js';
+import {
+  Block,
+  encryptBody,
+  ENCRYPT_AHEAD,
+  pastExpiration,
+  planSend,
+  takeBody,
+  type Body,
+  type Encrypt,
+  type EncryptFor,
+  type PlannedSend,
+} from './plan-sends.js';
 import type { SendSlots } from './send-slots.js';
 import { parseRetryAfter } from './retry-policy.js';
 import type { VapidAuthorizer } from './vapid-jwt.js';
@@ -91,8 +102,7 @@ export async function deliverPush(
   // Every send's outcome is kept, failed or not: one subscription's failure (its VAPID key
   // cannot be loaded, the database blinks) must not lose the outcomes of the others, or a retry
   // would send to them again.
-  const plaintextFor = createPlaintexts(job);
-  const planDeps: PlanDeps = { ...deps, encrypt: deps.encrypt ?? encryptMessage };
+  const encryptFor = encryptBody(deps.encrypt ?? encryptMessage, createPlaintexts(job));
   const sending: Promise<PromiseSettledResult<SendResult>>[] = [];
   let previous: Block | undefined;
   for (let from = 0; from < subscriptions.length; from += ENCRYPT_AHEAD) {
@@ -101,12 +111,12 @@ export async function deliverPush(
     for (const subscription of subscriptions.slice(from, from + ENCRYPT_AHEAD)) {
       let planned: PlannedSend;
       try {
-        planned = planSend(planDeps, subscription, plaintextFor, now(), block);
+        planned = planSend(deps, subscription, encryptFor, now(), block);
       } catch (reason) {
         sending.push(Promise.resolve({ status: 'rejected', reason }));
         continue;
       }
-      sending.push(settledSend(planned, sendOne(deps, job, planned, plaintextFor, now)));
+      sending.push(settledSend(planned, sendOne(deps, job, planned, encryptFor, now)));
     }
     previous = block;
   }
@@ -174,7 +184,7 @@ async function sendOne(
   deps: DeliverPushDeps,
   job: PushJob,
   planned: PlannedSend,
-  plaintextFor: (user: string) => Buffer,
+  encryptFor: EncryptFor,
   now: () => number,
 ): Promise<SendResult> {
   const { subscription, endpoint } = planned;
@@ -184,7 +194,7 @@ async function sendOne(
     return settle(deps, job, subscription, 'blocked');
   }
   const { url } = endpoint;
-  if (subscription.expirationTime && subscription.expirationTime.getTime() <= now()) {
+  if (pastExpiration(subscription, now())) {
     await deps.subscriptions.deactivate(keyOf(subscription), 'subscription-expired');
     sendLog(deps.log, job, subscription, url.host).info('subscription past its expirationTime; deactivated');
     return settle(deps, job, subscription, 'gone');
@@ -200,8 +210,7 @@ async function sendOne(
     // and a send that takes the probe must be the one that goes.
     const paused = deps.originGate.waitFor(origin);
     if (paused > 0) return Promise.resolve({ response: null, result: { outcome: 'retry', retryAfterMs: paused } } as const);
-    const body = takeBody(planned) ?? encryptBody(deps.encrypt ?? encryptMessage, plaintextFor, subscription);
-    return exchange(deps, job, subscription, url, body, vapidKey, now);
+    return exchange(deps, job, subscription, url, takeBody(planned) ?? encryptFor(subscription), vapidKey, now);
   };
   const { response, result } = await (deps.slots ? deps.slots.run(origin, push) : push());
   if (!response) return result;

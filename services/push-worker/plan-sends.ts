@@ -7,6 +7,9 @@ export type Body = Buffer | TypeError;
 
 export type Encrypt = (plaintext: Buffer, subscription: DeliverableSubscription) => Buffer;
 
+/** A job's Message encrypted for one of its subscriptions (see `encryptBody`). */
+export type EncryptFor = (subscription: DeliverableSubscription) => Body;
+
 /**
  * Most messages a job encrypts before sending them. The next block is encrypted once every
  * body of this one has gone to the push service (or its send ended without it): a job of many
@@ -49,7 +52,11 @@ export class Block {
 export interface PlanDeps {
   endpointPolicy: EndpointPolicy;
   originGate: OriginGate;
-  encrypt: Encrypt;
+}
+
+/** Past its `expirationTime` (the Push API's) a subscription is no longer valid: not sent to. */
+export function pastExpiration(subscription: DeliverableSubscription, now: number): boolean {
+  return subscription.expirationTime !== null && subscription.expirationTime.getTime() <= now;
 }
 
 /**
@@ -63,19 +70,17 @@ export interface PlanDeps {
 export function planSend(
   deps: PlanDeps,
   subscription: DeliverableSubscription,
-  plaintextFor: (user: string) => Buffer,
+  encryptFor: EncryptFor,
   now: number,
   block: Block,
 ): PlannedSend {
   const endpoint = checkEndpoint(subscription.endpoint, deps.endpointPolicy);
   const sendsNow =
-    endpoint.problem === null &&
-    !(subscription.expirationTime && subscription.expirationTime.getTime() <= now) &&
-    deps.originGate.heldFor(endpoint.url.origin) === 0;
+    endpoint.problem === null && !pastExpiration(subscription, now) && deps.originGate.heldFor(endpoint.url.origin) === 0;
   if (!sendsNow) return { subscription, endpoint, body: undefined, block: undefined };
-  let body: Body | undefined;
+  let body: Body;
   try {
-    body = encryptBody(deps.encrypt, plaintextFor, subscription);
+    body = encryptFor(subscription);
   } catch {
     // Thrown again, and reported, when the send encrypts for itself.
     return { subscription, endpoint, body: undefined, block: undefined };
@@ -93,16 +98,17 @@ export function takeBody(planned: PlannedSend): Body | undefined {
   return body;
 }
 
-/** Encrypts one Message; answers the TypeError of keys that cannot be used and throws any other error. */
-export function encryptBody(
-  encrypt: Encrypt,
-  plaintextFor: (user: string) => Buffer,
-  subscription: DeliverableSubscription,
-): Body {
-  try {
-    return encrypt(plaintextFor(subscription.user), subscription);
-  } catch (err) {
-    if (err instanceof TypeError) return err;
-    throw err;
-  }
+/**
+ * Encrypts a job's Message for its subscriptions: answers the TypeError of keys that cannot be
+ * used (the browser must subscribe again) and throws any other error.
+ */
+export function encryptBody(encrypt: Encrypt, plaintextFor: (user: string) => Buffer): EncryptFor {
+  return (subscription) => {
+    try {
+      return encrypt(plaintextFor(subscription.user), subscription);
+    } catch (err) {
+      if (err instanceof TypeError) return err;
+      throw err;
+    }
+  };
 }

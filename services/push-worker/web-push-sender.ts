@@ -76,7 +76,7 @@ export function createWebPushSender(options: {
   let closed = false;
   return {
     send(push) {
-      if (closed) return Promise.reject(new Error('push sender is closed'));
+      if (closed) return refusedAfterClose();
       let url: URL;
       try {
         url = push.url ?? new URL(push.endpoint);
@@ -87,7 +87,7 @@ export function createWebPushSender(options: {
       const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
       if (lookup && !checkedLiterals.has(hostname) && isLiteral(hostname)) {
         return checkLiteral(hostname).then(() =>
-          closed ? Promise.reject(new Error('push sender is closed')) : exchange(poolFor(origin), path, push, options.timeoutMs),
+          closed ? refusedAfterClose() : exchange(poolFor(origin), path, push, options.timeoutMs),
         );
       }
       return exchange(poolFor(origin), path, push, options.timeoutMs);
@@ -224,6 +224,8 @@ function invalidHeader(headers: Record<string, string>): string | undefined {
   }
   return undefined;
 }
+
+const refusedAfterClose = () => Promise.reject<PushResponse>(new Error('push sender is closed'));
 
 const isLiteral = (hostname: string) => hostname.startsWith('[') || isIP(hostname) !== 0;
 

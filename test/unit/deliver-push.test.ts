@@ -505,6 +505,18 @@ describe('deliverPush', () => {
       return { deps: { ...deps, encrypt }, encrypted };
     }
 
+    /** How many messages had been encrypted when each request left (`delayMs`: its answer's wait). */
+    function encryptedAtEachSend(sender: ScriptedPushSender, encrypted: () => number, delayMs = 0): number[] {
+      const seen: number[] = [];
+      const send = sender.send.bind(sender);
+      sender.send = async (push) => {
+        seen.push(encrypted());
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return send(push);
+      };
+      return seen;
+    }
+
     it("encrypts every message of the job before the first request leaves, and each once", async () => {
       const arranged = arrange();
       for (const endpoint of [FCM, MOZILLA, APPLE]) {
@@ -512,12 +524,7 @@ describe('deliverPush', () => {
         arranged.sender.answer(endpoint, 201);
       }
       const { deps, encrypted } = counted(arranged.deps);
-      const seenAtSend: number[] = [];
-      const send = arranged.sender.send.bind(arranged.sender);
-      arranged.sender.send = (push) => {
-        seenAtSend.push(encrypted.length);
-        return send(push);
-      };
+      const seenAtSend = encryptedAtEachSend(arranged.sender, () => encrypted.length);
 
       const report = await deliverPush(deps, pushJob(), NONE);
 
@@ -557,7 +564,7 @@ describe('deliverPush', () => {
       expect(report.counts).to.deep.include({ sent: 1, gone: 1 });
       expect(arranged.store.row(USER, PKG, MOZILLA)).to.include({ active: 'N', deactivatedReason: 'invalid-keys' });
     });
-  
+
     it(`encrypts at most ${ENCRYPT_AHEAD} messages ahead, and the next block only once the block before has gone out`, async () => {
       const arranged = arrange();
       const endpoints = Array.from({ length: ENCRYPT_AHEAD + 1 }, (_, i) => `${FCM}-${i}`);
@@ -571,13 +578,7 @@ describe('deliverPush', () => {
         return Buffer.from('ciphertext');
       };
       // Four slots and answers that take a moment: most of the first block waits for a slot.
-      const seenAtSend: number[] = [];
-      const send = arranged.sender.send.bind(arranged.sender);
-      arranged.sender.send = async (push) => {
-        seenAtSend.push(encrypted);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        return send(push);
-      };
+      const seenAtSend = encryptedAtEachSend(arranged.sender, () => encrypted, 1);
 
       const report = await deliverPush({ ...arranged.deps, encrypt, slots: createSendSlots(4) }, pushJob(), NONE);
 
@@ -625,5 +626,5 @@ describe('deliverPush', () => {
       expect(report.settled.get(hashEndpoint('not a url'))).to.equal('blocked');
       expect(arranged.sender.requests).to.deep.equal([]);
     });
-});
+  });
 });
