@@ -9,17 +9,17 @@
  *       `startPushWorker` (1 process, then 2 processes), concurrency 50
  *   (p) (c) once more with `--cpu-prof`, summarised: where the worker's time goes
  *
- * The machine's speed drifts by ±10–15% within a minute, so (c) with 1 process and with 2
- * processes each run --repeats times (3), every 1-process run between two short (a) loops of its
+ * The machine's speed drifts by ±10–25% within seconds, so (c) with 1 process and with 2
+ * processes each run --repeats times (5), every 1-process run between two short (a) loops of its
  * own; the ratios are given per run and as their median.
  *
- * The push service is a minimal node:http server in its own process (bench/support). Everything
+ * The push service is a minimal HTTP/1.1 server on node:net in its own process (bench/support). Everything
  * the run creates (temp directory, SQLite file or MariaDB database, Redis keys under a unique
  * prefix, child processes) is removed before it exits.
  *
  * Options: --messages=N (10000) --concurrency=N (50) --db2=sqlite|mysql (database for the
  * 2-process run; sqlite) --log-level=info --no-profile --no-write (leave docs/performance.md alone)
- * --keep-profile=FILE (copy the profiled run's .cpuprofile there) --repeats=N (3)
+ * --keep-profile=FILE (copy the profiled run's .cpuprofile there) --repeats=N (5)
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -89,7 +89,7 @@ const { values: opts } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     'keep-profile': { type: 'string' },
-    repeats: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '5' },
   },
 });
 const N = Number(opts.messages);
@@ -998,7 +998,7 @@ function render(
   lines.push(`- Code measured: ${setup.code}`);
   lines.push(`- Packages: ${['web-push', 'bullmq', 'ioredis', 'typeorm', 'better-sqlite3', 'undici', 'pino', 'zod'].map((p) => `${p} ${packageVersion(p)}`).join(', ')}; Redis ${setup.redisVersion}`);
   lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
-  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, push service: node:http in its own process, plain HTTP on 127.0.0.1, answers 201`);
+  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, push service: HTTP/1.1 on node:net in its own process, plain HTTP on 127.0.0.1, answers 201`);
   lines.push(`- Whole benchmark: ${f0(setup.totalSeconds)} s`);
   lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${middle.c.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
   lines.push('');

@@ -1,7 +1,12 @@
 /**
  * A minimal push service for the benchmark, run in its own process (`fork`) so that it does not
- * share an event loop with the sender being measured. Plain HTTP on 127.0.0.1; answers every
+ * share an event loop with the sender being measured. Plain HTTP/1.1 on 127.0.0.1; answers every
  * POST with 201 and an empty body, as autopush/FCM do on success.
+ *
+ * A real push service runs on other machines; here it shares the two cores with the sender, and
+ * the sender's crypto runs measurably slower while the other core is busy (docs/performance.md).
+ * So it is written on node:net with a parser for exactly what a Web Push sender sends (keep-alive,
+ * Content-Length bodies, pipelining): a fraction of node:http's CPU per request.
  *
  * It does no decryption (that would make the receiver, not the sender, the bottleneck); instead it
  * keeps a small sample of requests that the parent decrypts and verifies afterwards.
@@ -15,7 +20,7 @@
  *   { type: 'reached', at, count }          `at` = wall-clock ms (performance.timeOrigin based)
  *   { type: 'stats', received, distinct, firstAt, lastAt, samples, cpu }
  */
-import { createServer } from 'node:http';
+import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 interface Sample {
@@ -36,37 +41,104 @@ let lastAt = 0;
 let paths = new Set<string>();
 let samples: Sample[] = [];
 
-const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-  const chunks: Buffer[] = [];
-  const keep = sampleEvery > 0 && received % sampleEvery === 0;
-  req.on('data', (c: Buffer) => {
-    if (keep) chunks.push(c);
-  });
-  req.on('end', () => {
-    const at = now();
-    received++;
-    if (firstAt === 0) firstAt = at;
-    lastAt = at;
-    const path = req.url ?? '/';
-    paths.add(path);
-    if (keep) {
-      samples.push({
-        path,
-        authorization: String(req.headers['authorization'] ?? ''),
-        headers: { ...req.headers },
-        body: Buffer.concat(chunks).toString('base64'),
-      });
+const CREATED = 'HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n';
+const HEAD_END = Buffer.from('\r\n\r\n');
+const MAX_HEAD = 16 * 1024;
+
+/** A request's head: what the counting and the samples need. */
+interface Head {
+  path: string;
+  headers: Record<string, string>;
+  bodyLength: number;
+  close: boolean;
+}
+
+/** Parses one HTTP/1.1 request head, or names what is wrong with it. */
+function parseHead(text: string): Head | string {
+  const lines = text.split('\r\n');
+  const [method, path, version] = lines[0]!.split(' ');
+  if (method !== 'POST' || !path?.startsWith('/') || version !== 'HTTP/1.1') return `bad request line ${JSON.stringify(lines[0])}`;
+  const headers: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i]!.indexOf(':');
+    if (colon <= 0) return `bad header line ${JSON.stringify(lines[i])}`;
+    headers[lines[i]!.slice(0, colon).toLowerCase()] = lines[i]!.slice(colon + 1).trim();
+  }
+  // Every sender here sends a Content-Length (a Web Push body is one aes128gcm record).
+  if (headers['transfer-encoding'] !== undefined || !/^\d+$/.test(headers['content-length'] ?? '')) return 'no Content-Length';
+  return { path, headers, bodyLength: Number(headers['content-length']), close: headers['connection']?.toLowerCase() === 'close' };
+}
+
+function received1(head: Head, body: Buffer | undefined): void {
+  const at = now();
+  if (body) {
+    samples.push({ path: head.path, authorization: head.headers['authorization'] ?? '', headers: head.headers, body: body.toString('base64') });
+  }
+  received++;
+  if (firstAt === 0) firstAt = at;
+  lastAt = at;
+  paths.add(head.path);
+  if (!reachedSent && paths.size >= target) {
+    reachedSent = true;
+    process.send?.({ type: 'reached', at, count: received });
+  }
+}
+
+/**
+ * One keep-alive connection: requests may arrive pipelined or split across reads; the answers to
+ * everything in one read leave in one write.
+ */
+function serve(socket: Socket): void {
+  let pending: Buffer | undefined;
+  let head: Head | undefined;
+  let closing = false;
+  socket.on('data', (chunk: Buffer) => {
+    if (closing) return;
+    let data = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = undefined;
+    let answers = '';
+    while (true) {
+      if (!head) {
+        const end = data.indexOf(HEAD_END);
+        if (end < 0) {
+          if (data.length > MAX_HEAD) return refuse(socket, answers, 'request head too large');
+          break;
+        }
+        const parsed = parseHead(data.toString('latin1', 0, end));
+        if (typeof parsed === 'string') return refuse(socket, answers, parsed);
+        head = parsed;
+        data = data.subarray(end + HEAD_END.length);
+      }
+      if (data.length < head.bodyLength) break;
+      const keep = sampleEvery > 0 && received % sampleEvery === 0;
+      received1(head, keep ? Buffer.from(data.subarray(0, head.bodyLength)) : undefined);
+      answers += CREATED;
+      data = data.subarray(head.bodyLength);
+      const close = head.close;
+      head = undefined;
+      if (close) {
+        closing = true;
+        socket.end(answers);
+        return;
+      }
     }
-    res.writeHead(201, { 'content-length': '0' }).end();
-    if (!reachedSent && paths.size >= target) {
-      reachedSent = true;
-      process.send?.({ type: 'reached', at, count: received });
-    }
+    if (data.length > 0) pending = Buffer.from(data);
+    if (answers) socket.write(answers);
   });
+  socket.on('error', () => socket.destroy());
+}
+
+function refuse(socket: Socket, answers: string, why: string): void {
+  process.stderr.write(`[push service] ${why}; connection closed\n`);
+  socket.end(`${answers}HTTP/1.1 400 Bad Request\r\ncontent-length: ${Buffer.byteLength(why)}\r\nconnection: close\r\n\r\n${why}`);
+}
+
+const sockets = new Set<Socket>();
+const server = createServer({ noDelay: true }, (socket) => {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+  serve(socket);
 });
-server.keepAliveTimeout = 60_000;
-server.headersTimeout = 65_000;
-server.requestTimeout = 0;
 
 process.on('message', (msg: { type: string; target?: number; sampleEvery?: number }) => {
   if (msg.type === 'reset') {
@@ -93,7 +165,7 @@ process.on('message', (msg: { type: string; target?: number; sampleEvery?: numbe
 });
 // The parent going away (crash, Ctrl-C) must not leave this process behind.
 process.on('disconnect', () => {
-  server.closeAllConnections();
+  for (const socket of sockets) socket.destroy();
   server.close();
   process.exit(0);
 });

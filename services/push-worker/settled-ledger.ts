@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createGroupCommit } from '../../shared/group-commit/index.js';
 import type { SettledOutcome } from './deliver-push.js';
 
 /**
@@ -14,36 +15,34 @@ export interface SettledLedger {
 const OUTCOMES = new Set<string>(['sent', 'gone', 'rejected', 'blocked']);
 const KEEP_AFTER_TTL_MS = 3_600_000;
 const MAX_REMEMBERED_JOBS = 10_000;
+/** A few jobs' worth: one write stays small enough not to hold Redis up. */
+const MAX_ENTRIES_PER_WRITE = 2_000;
 
-interface PendingEntry {
+interface Entry {
   jobId: string;
   endpointHash: string;
   outcome: SettledOutcome;
   keepUntil: number;
-  done: () => void;
-  failed: (err: unknown) => void;
 }
 
 /**
- * One Redis hash per job, expiring an hour after the event's TTL. Entries that settle in the
- * same turn of the event loop go to Redis in one pipeline, one HSET per job; each `add`
- * resolves once its entry is written. Use a connection of its own, not BullMQ's.
+ * One Redis hash per job, expiring an hour after the event's TTL. Entries go to Redis by group
+ * commit: those that settle while a write is under way go together in the next one, one HSET per
+ * job, so a slow Redis gets a few larger writes rather than one per turn of the event loop. Each
+ * `add` resolves once its entry is written. Use a connection of its own, not BullMQ's.
  */
 export function createSettledLedger(redis: Redis, prefix: string): SettledLedger {
   const key = (jobId: string) => `${prefix}:push-settled:${jobId}`;
-  let pending: PendingEntry[] = [];
 
-  // Jobs whose hash already has its expiry, from an earlier flush of this process: their
+  // Jobs whose hash already has its expiry, from an earlier write of this process: their
   // later entries need only the HSET (which keeps a key's expiry).
   const expirySet = new Map<string, number>();
 
-  async function flush(): Promise<void> {
-    const batch = pending;
-    pending = [];
+  async function commit(entries: Entry[]): Promise<void[]> {
     // One HSET with every field of a job: far cheaper to build, send and parse than a command
-    // per endpoint. Most flushes carry one job whose expiry is set: one command, no pipeline.
+    // per endpoint. Most writes carry one job whose expiry is set: one command, no pipeline.
     const byJob = new Map<string, { fields: string[]; keepUntil: number }>();
-    for (const entry of batch) {
+    for (const entry of entries) {
       const job = byJob.get(entry.jobId);
       if (job) {
         job.fields.push(entry.endpointHash, entry.outcome);
@@ -52,12 +51,8 @@ export function createSettledLedger(redis: Redis, prefix: string): SettledLedger
         byJob.set(entry.jobId, { fields: [entry.endpointHash, entry.outcome], keepUntil: entry.keepUntil });
       }
     }
-    try {
-      await write(byJob);
-      for (const entry of batch) entry.done();
-    } catch (err) {
-      for (const entry of batch) entry.failed(err);
-    }
+    await write(byJob);
+    return new Array<void>(entries.length);
   }
 
   async function write(byJob: Map<string, { fields: string[]; keepUntil: number }>): Promise<void> {
@@ -80,16 +75,15 @@ export function createSettledLedger(redis: Redis, prefix: string): SettledLedger
     }
   }
 
+  const add = createGroupCommit(commit, { maxBatch: MAX_ENTRIES_PER_WRITE });
+
   return {
     async load(jobId) {
       const entries = Object.entries(await redis.hgetall(key(jobId)));
       return new Map(entries.filter(([, o]) => OUTCOMES.has(o)) as [string, SettledOutcome][]);
     },
     add(jobId, endpointHash, outcome, keepUntil) {
-      return new Promise<void>((done, failed) => {
-        if (pending.length === 0) setImmediate(() => void flush());
-        pending.push({ jobId, endpointHash, outcome, keepUntil, done, failed });
-      });
+      return add({ jobId, endpointHash, outcome, keepUntil });
     },
   };
 }

@@ -32,6 +32,43 @@ describe('createSettledLedger', function () {
     expect(expiresAt).to.equal(keepUntil + 3_600_000);
   });
 
+  it('sends the entries that settle while a write is under way together in the next write', async function () {
+    // The writes the ledger makes, counted on their way to the real Redis.
+    let writes = 0;
+    const counted = new Proxy(scope.redis, {
+      get(target, name) {
+        const member = Reflect.get(target, name, target) as unknown;
+        if ((name === 'hset' || name === 'pipeline') && typeof member === 'function') {
+          return (...args: unknown[]) => {
+            writes++;
+            return (member as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof member === 'function' ? (member as (...a: unknown[]) => unknown).bind(target) : member;
+      },
+    });
+    const ledger = createSettledLedger(counted, scope.prefix);
+    const keepUntil = Date.now() + 60_000;
+    // Redis holds every write for 100 ms, so the first write is still under way while the
+    // other 19 entries settle, each in a turn of its own.
+    const pauser = scope.redis.duplicate();
+    try {
+      await pauser.client('PAUSE', 100, 'WRITE');
+      const adds: Promise<void>[] = [];
+      for (let i = 0; i < 20; i++) {
+        adds.push(ledger.add('job-1', `e${i}`, 'sent', keepUntil));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(adds);
+    } finally {
+      await pauser.client('UNPAUSE').catch(() => undefined);
+      await pauser.quit();
+    }
+
+    expect(writes).to.equal(2);
+    expect((await ledger.load('job-1')).size).to.equal(20);
+  });
+
   it('rejects each add of a batch that could not be written', async function () {
     const ledger = createSettledLedger(scope.redis, scope.prefix);
     await scope.redis.set(`${scope.prefix}:push-settled:job-1`, 'not a hash');
