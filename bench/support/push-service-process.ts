@@ -44,6 +44,8 @@ let samples: Sample[] = [];
 const CREATED = 'HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n';
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 16 * 1024;
+// A Web Push body is at most 4096 bytes (RFC 8030 §7.2); a little room for a sender's mistake.
+const MAX_BODY = 64 * 1024;
 
 /** A request's head: what the counting and the samples need. */
 interface Head {
@@ -97,15 +99,22 @@ function serve(socket: Socket): void {
     let data = pending ? Buffer.concat([pending, chunk]) : chunk;
     pending = undefined;
     let answers = '';
+    // Answers what came before, then the refusal; nothing after it on this connection is read.
+    const refuse = (why: string) => {
+      closing = true;
+      process.stderr.write(`[push service] ${why}; connection closed\n`);
+      socket.end(`${answers}HTTP/1.1 400 Bad Request\r\ncontent-length: ${Buffer.byteLength(why)}\r\nconnection: close\r\n\r\n${why}`);
+    };
     while (true) {
       if (!head) {
         const end = data.indexOf(HEAD_END);
         if (end < 0) {
-          if (data.length > MAX_HEAD) return refuse(socket, answers, 'request head too large');
+          if (data.length > MAX_HEAD) return refuse('request head too large');
           break;
         }
         const parsed = parseHead(data.toString('latin1', 0, end));
-        if (typeof parsed === 'string') return refuse(socket, answers, parsed);
+        if (typeof parsed === 'string') return refuse(parsed);
+        if (parsed.bodyLength > MAX_BODY) return refuse(`body of ${parsed.bodyLength} bytes`);
         head = parsed;
         data = data.subarray(end + HEAD_END.length);
       }
@@ -126,11 +135,6 @@ function serve(socket: Socket): void {
     if (answers) socket.write(answers);
   });
   socket.on('error', () => socket.destroy());
-}
-
-function refuse(socket: Socket, answers: string, why: string): void {
-  process.stderr.write(`[push service] ${why}; connection closed\n`);
-  socket.end(`${answers}HTTP/1.1 400 Bad Request\r\ncontent-length: ${Buffer.byteLength(why)}\r\nconnection: close\r\n\r\n${why}`);
 }
 
 const sockets = new Set<Socket>();
