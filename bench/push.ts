@@ -241,6 +241,8 @@ interface WorkerCpu {
   cpu: NodeJS.CpuUsage;
   /** CPU seconds by thread, from /proc (null where /proc is not readable). */
   threads: ThreadCpu | null;
+  /** Bytes allocated on the JS heap so far (approximate, from V8's GC statistics). */
+  heapAllocated: number;
   mono: number;
 }
 
@@ -266,7 +268,12 @@ class WorkerProcess {
 
   async cpu(): Promise<WorkerCpu> {
     const m = await request(this.child, { type: 'cpu' }, 'cpu');
-    return { cpu: m['cpu'] as NodeJS.CpuUsage, threads: (m['threads'] as ThreadCpu | null) ?? null, mono: Number(m['mono']) };
+    return {
+      cpu: m['cpu'] as NodeJS.CpuUsage,
+      threads: (m['threads'] as ThreadCpu | null) ?? null,
+      heapAllocated: Number(m['heapAllocated']),
+      mono: Number(m['mono']),
+    };
   }
 
   async stop(): Promise<void> {
@@ -757,6 +764,8 @@ interface SystemResult {
   workerCpuSeconds: number;
   /** µs per message of the workers' main threads (user, system) and their other threads. */
   threadSplit: ThreadCpu | null;
+  /** KB allocated on the workers' JS heaps per message (approximate). */
+  heapKbPerMessage: number;
   workerCpuPerProcess: number[];
   workerCoresBusy: number;
   usPerMessage: number;
@@ -880,6 +889,7 @@ async function runSystem(
 
     const perProcess = cpu0.map((c, i) => cpuDelta(c.cpu, cpu1[i]!.cpu));
     const threadSplit = splitThreads(cpu0, cpu1, count);
+    const heapKbPerMessage = cpu1.reduce((sum, a, i) => sum + a.heapAllocated - cpu0[i]!.heapAllocated, 0) / 1024 / count;
     const workerCpu = perProcess.reduce((a, b) => a + b, 0);
     const doneSeconds = (done.at - t0) / 1000;
     const reachedSeconds = (tReached - t0) / 1000;
@@ -900,6 +910,7 @@ async function runSystem(
       workerCpuSeconds: workerCpu,
       workerCpuPerProcess: perProcess,
       threadSplit,
+      heapKbPerMessage,
       workerCoresBusy: workerCpu / doneSeconds,
       usPerMessage: (workerCpu * 1e6) / count,
       perWorkerCore: count / workerCpu,
@@ -1024,11 +1035,11 @@ function render(
   lines.push('');
   lines.push('Timeline and CPU of each (c) run (t = 0 when `addBulk` of the event\'s jobs is called; rate = messages / time to the last distinct request):');
   lines.push('');
-  lines.push('| run | addBulk done | first request | last request | all jobs completed | worker cores busy | worker µs/msg | of which main thread user / system, other threads | Redis µs/msg | MariaDB µs/msg | push service µs/msg | machine cores busy | other load (cores) | busiest other processes (cores) |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| run | addBulk done | first request | last request | all jobs completed | worker cores busy | worker µs/msg | of which main thread user / system, other threads | worker JS heap KB allocated/msg | Redis µs/msg | MariaDB µs/msg | push service µs/msg | machine cores busy | other load (cores) | busiest other processes (cores) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const c of allRuns) {
     lines.push(
-      `| ${runName(c)} | ${f2(c.enqueueSeconds)} s | ${f2(c.firstRequestSeconds)} s | ${f2(c.reachedSeconds)} s | ${f2(c.doneSeconds)} s | ${f2(c.workerCoresBusy)} | ${f0(c.usPerMessage)} | ${c.threadSplit ? `${f0(c.threadSplit.mainUser)} / ${f0(c.threadSplit.mainSystem)}, ${f0(c.threadSplit.others)}` : '—'} | ${f0((c.redisCpuSeconds * 1e6) / c.messages)} | ${c.mariadbCpuSeconds === null ? '—' : f0((c.mariadbCpuSeconds * 1e6) / c.messages)} | ${f0((c.pushServiceCpuSeconds * 1e6) / c.messages)} | ${f2(c.machineBusyCores)} | ${f2(c.otherCores)} | ${c.otherProcesses} |`,
+      `| ${runName(c)} | ${f2(c.enqueueSeconds)} s | ${f2(c.firstRequestSeconds)} s | ${f2(c.reachedSeconds)} s | ${f2(c.doneSeconds)} s | ${f2(c.workerCoresBusy)} | ${f0(c.usPerMessage)} | ${c.threadSplit ? `${f0(c.threadSplit.mainUser)} / ${f0(c.threadSplit.mainSystem)}, ${f0(c.threadSplit.others)}` : '—'} | ${f1(c.heapKbPerMessage)} | ${f0((c.redisCpuSeconds * 1e6) / c.messages)} | ${c.mariadbCpuSeconds === null ? '—' : f0((c.mariadbCpuSeconds * 1e6) / c.messages)} | ${f0((c.pushServiceCpuSeconds * 1e6) / c.messages)} | ${f2(c.machineBusyCores)} | ${f2(c.otherCores)} | ${c.otherProcesses} |`,
     );
   }
   lines.push('');

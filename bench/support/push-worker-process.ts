@@ -5,12 +5,13 @@
  * CPU to the worker alone.
  *
  * parent → child: { type: 'start', settings } | { type: 'cpu' } | { type: 'stop' }
- * child → parent: { type: 'ready' } | { type: 'cpu', cpu, threads, elu, mono } | { type: 'stopped' } | { type: 'error', message }
+ * child → parent: { type: 'ready' } | { type: 'cpu', cpu, threads, heapAllocated, elu, mono } | { type: 'stopped' } | { type: 'error', message }
  *
  * Logs go to stdout as in production (JSON lines, LOG_LEVEL default `info`); the parent points
  * stdout at a file and scans it afterwards for warnings.
  */
 import { performance } from 'node:perf_hooks';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import type { PushConfig } from '../../shared/config/index.js';
 import type { Database } from '../../shared/database/index.js';
 import type { Service } from '../../shared/lifecycle/index.js';
@@ -37,6 +38,32 @@ export interface WorkerSettings {
   maxAttempts: number;
   name: string;
 }
+
+/**
+ * Bytes allocated on the JS heap since the process started, approximately: what the used heap
+ * grew by between garbage collections (V8's GC statistics), plus its growth since the last one.
+ * Unlike CPU time it hardly moves with the machine's speed, so it shows the send path's garbage
+ * from run to run.
+ */
+function createHeapAllocationCounter(): () => number {
+  let profiler = new GCProfiler();
+  profiler.start();
+  let allocated = 0;
+  let usedAfterLast = getHeapStatistics().used_heap_size;
+  return () => {
+    for (const gc of profiler.stop().statistics) {
+      allocated += Math.max(0, gc.beforeGC.heapStatistics.usedHeapSize - usedAfterLast);
+      usedAfterLast = gc.afterGC.heapStatistics.usedHeapSize;
+    }
+    const used = getHeapStatistics().used_heap_size;
+    allocated += Math.max(0, used - usedAfterLast);
+    usedAfterLast = used;
+    profiler = new GCProfiler();
+    profiler.start();
+    return allocated;
+  };
+}
+const heapAllocated = createHeapAllocationCounter();
 
 let database: Database | undefined;
 let worker: Service | undefined;
@@ -85,6 +112,7 @@ process.on('message', (msg: { type: string; settings?: WorkerSettings }) => {
       type: 'cpu',
       cpu: process.cpuUsage(),
       threads: threadCpuSeconds(process.pid),
+      heapAllocated: heapAllocated(),
       elu: performance.eventLoopUtilization(),
       // CLOCK_MONOTONIC µs: the clock of the sample timestamps in a --cpu-prof profile.
       mono: Number(process.hrtime.bigint() / 1000n),
