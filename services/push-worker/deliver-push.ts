@@ -6,13 +6,14 @@ import type {
 } from '../../shared/database/index.js';
 import type { PushJob } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import type { EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import { checkEndpoint, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
 import { DEFAULT_ORIGIN_PAUSE_MS, UNANSWERED_ORIGIN_PAUSE_MS, type OriginGate } from './origin-gate.js';
 import { createPlaintexts, encryptMessage, pushRequest } from './prepare-push.js';
 import {
   Block,
   encryptBody,
   ENCRYPT_AHEAD,
+  EncryptionTurns,
   pastExpiration,
   planSend,
   takeBody,
@@ -103,23 +104,38 @@ export async function deliverPush(
   // cannot be loaded, the database blinks) must not lose the outcomes of the others, or a retry
   // would send to them again.
   const encryptFor = encryptBody(deps.encrypt ?? encryptMessage, createPlaintexts(job));
-  const sending: Promise<PromiseSettledResult<SendResult>>[] = [];
-  let previous: Block | undefined;
-  for (let from = 0; from < subscriptions.length; from += ENCRYPT_AHEAD) {
-    await previous?.drained();
-    const block = new Block();
-    for (const subscription of subscriptions.slice(from, from + ENCRYPT_AHEAD)) {
-      let planned: PlannedSend;
-      try {
-        planned = planSend(deps, subscription, encryptFor, now(), block);
-      } catch (reason) {
-        sending.push(Promise.resolve({ status: 'rejected', reason }));
-        continue;
-      }
-      sending.push(settledSend(planned, sendOne(deps, job, planned, encryptFor, now)));
+  const endpoints = subscriptions.map((s) => checkEndpoint(s.endpoint, deps.endpointPolicy));
+  const sending: Promise<PromiseSettledResult<SendResult>>[] = new Array(subscriptions.length);
+  // Each push service's subscriptions go in blocks of their own, as they go through send slots of
+  // their own: a push service that answers slowly holds back only its own next block.
+  const byOrigin = new Map<string, number[]>();
+  endpoints.forEach((endpoint, i) => {
+    const origin = endpoint.url?.origin ?? '';
+    const indexes = byOrigin.get(origin);
+    if (indexes) indexes.push(i);
+    else byOrigin.set(origin, [i]);
+  });
+  const turns = new EncryptionTurns();
+  const sendInBlocks = async (indexes: number[]) => {
+    let previous: Block | undefined;
+    for (let from = 0; from < indexes.length; from += ENCRYPT_AHEAD) {
+      await previous?.drained();
+      await turns.take();
+      const block = new Block();
+      const chunk = indexes.slice(from, from + ENCRYPT_AHEAD);
+      // The whole block is encrypted before its first request leaves.
+      const planned = chunk.map((i) => planSend(deps, subscriptions[i]!, endpoints[i]!, encryptFor, now(), block));
+      turns.spent(block.held);
+      // The other push services' blocks of this turn are planned before any request leaves: the
+      // job's requests go out together.
+      await Promise.resolve();
+      planned.forEach((plan, k) => {
+        sending[chunk[k]!] = settledSend(plan, sendOne(deps, job, plan, encryptFor, now));
+      });
+      previous = block;
     }
-    previous = block;
-  }
+  };
+  await Promise.all([...byOrigin.values()].map(sendInBlocks));
   const results = await Promise.all(sending);
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;

@@ -1,5 +1,5 @@
 import type { DeliverableSubscription } from '../../shared/database/index.js';
-import { checkEndpoint, type EndpointCheck, type EndpointPolicy } from '../../shared/push-endpoints/index.js';
+import type { EndpointCheck } from '../../shared/push-endpoints/index.js';
 import type { OriginGate } from './origin-gate.js';
 
 /** A Message encrypted for one browser, or why the subscription's keys cannot carry one. */
@@ -11,12 +11,36 @@ export type Encrypt = (plaintext: Buffer, subscription: DeliverableSubscription)
 export type EncryptFor = (subscription: DeliverableSubscription) => Body;
 
 /**
- * Most messages a job encrypts before sending them. The next block is encrypted once every
- * body of this one has gone to the push service (or its send ended without it): a job of many
- * browsers holds at most two blocks of bodies, and pauses the event loop for one block's
- * encryption at a time (about 60 ms on the development machine).
+ * Most messages a job encrypts ahead for one push service. Its next block is encrypted once every
+ * body of this one has gone to the push service (or its send ended without it): a job holds at
+ * most two blocks of bodies per push service, and one that answers slowly holds back only its
+ * own. Also the most a job encrypts in one turn of the event loop (about 60 ms on the
+ * development machine; see `EncryptionTurns`).
  */
 export const ENCRYPT_AHEAD = 400;
+
+/**
+ * Spreads a job's encryption over turns of the event loop, ENCRYPT_AHEAD messages at most in one:
+ * the blocks of all its push services encrypt on the same thread, and answers wait meanwhile.
+ */
+export class EncryptionTurns {
+  private used = 0;
+
+  /** Resolves once a block may be encrypted in the current turn. */
+  async take(): Promise<void> {
+    while (this.used >= ENCRYPT_AHEAD) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Counts `messages` encrypted in the current turn. */
+  spent(messages: number): void {
+    if (this.used === 0 && messages > 0) {
+      setImmediate(() => {
+        this.used = 0;
+      });
+    }
+    this.used += messages;
+  }
+}
 
 /** One subscription about to be sent to, with what could be worked out for it at once. */
 export interface PlannedSend {
@@ -29,10 +53,13 @@ export interface PlannedSend {
 
 /** The bodies of one block that have not yet left. */
 export class Block {
+  /** Bodies encrypted for this block. */
+  held = 0;
   private unsent = 0;
   private wake: (() => void) | undefined;
 
   hold(): void {
+    this.held++;
     this.unsent++;
   }
 
@@ -50,7 +77,6 @@ export class Block {
 }
 
 export interface PlanDeps {
-  endpointPolicy: EndpointPolicy;
   originGate: OriginGate;
 }
 
@@ -60,8 +86,8 @@ export function pastExpiration(subscription: DeliverableSubscription, now: numbe
 }
 
 /**
- * Checks a subscription's endpoint (one URL parse for the whole send) and, when it is to be
- * sent to now, encrypts the Message for it. A job plans a whole block before it sends any:
+ * Encrypts the Message for a subscription that is to be sent to now (its endpoint, checked
+ * once for the whole send, allowed). A job plans a whole block before it sends any:
  * encryption is nearly all of a send's CPU, and done in one run the requests leave in a burst
  * and their answers come back together, so system calls, wake-ups and the push service's work
  * are shared by many messages (docs/performance.md). Not encrypted for: refused endpoints,
@@ -70,11 +96,11 @@ export function pastExpiration(subscription: DeliverableSubscription, now: numbe
 export function planSend(
   deps: PlanDeps,
   subscription: DeliverableSubscription,
+  endpoint: EndpointCheck,
   encryptFor: EncryptFor,
   now: number,
   block: Block,
 ): PlannedSend {
-  const endpoint = checkEndpoint(subscription.endpoint, deps.endpointPolicy);
   const sendsNow =
     endpoint.problem === null && !pastExpiration(subscription, now) && deps.originGate.heldFor(endpoint.url.origin) === 0;
   if (!sendsNow) return { subscription, endpoint, body: undefined, block: undefined };

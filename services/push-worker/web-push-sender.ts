@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { isIP, type LookupFunction } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { UnsafeAddressError } from './safe-lookup.js';
@@ -206,19 +207,23 @@ export class InvalidPushHeaderError extends TypeError {
   }
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Headers undici manages itself and refuses from a caller (the framing of the exchange). */
 const FRAMING = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
 
 /**
  * The first header whose name or value HTTP/1.1 (RFC 9110 §5.1, §5.5) or undici does not
- * allow, so that undici never refuses a request itself.
+ * allow, so that undici never refuses a request itself. Names and values are checked by
+ * node:http's own rules, the same as undici's.
  */
 function invalidHeader(headers: Record<string, string>): string | undefined {
   for (const name in headers) {
     const value = headers[name]!;
-    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return name;
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch {
+      return name;
+    }
     const lower = name.toLowerCase();
     if (FRAMING.has(lower) || (lower === 'content-length' && !/^\d+$/.test(value))) return name;
   }

@@ -42,8 +42,9 @@ export const pushJobSchema = z.object({
   /** The Message without its `user`: each user's copy is this plus their name. */
   message: messageSchema.omit({ user: true }),
   ttl: z.number().int().min(0),
-  urgency: z.enum(['very-low', 'low', 'normal', 'high']),
-  topic: z.string().optional(),
+  urgency: eventSchema.shape.urgency.unwrap(),
+  // The event's rule (RFC 8030 §5.4): the worker sends it as a header as it stands.
+  topic: eventSchema.shape.topic,
   /** Epoch ms after which a retry is pointless: the TTL has run out. */
   expiresAt: z.number().int(),
   requestId: z.string().optional(),

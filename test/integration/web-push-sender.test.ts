@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, LookupFunction, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -231,6 +231,21 @@ describe('createWebPushSender', function () {
     expect(await hung).to.be.instanceOf(Error);
     expect(Date.now() - started).to.be.below(1_000);
     expect(await failureOf(hurried.send(push('/ok')))).to.be.instanceOf(Error);
+  });
+
+  it('sends nothing to an IP-literal host whose address check answers only after close()', async function () {
+    let answerLookup: (() => void) | undefined;
+    // The address check of a literal host (127.0.0.1 here) answers when the test lets it.
+    const lookup = ((_host: string, _options: unknown, callback: (err: null, address: string, family: number) => void) => {
+      answerLookup = () => callback(null, '127.0.0.1', 4);
+    }) as unknown as LookupFunction;
+    sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, lookup });
+    const sending = failureOf(sender.send(push('/ok')));
+    await sender.close();
+    answerLookup!();
+
+    expect(((await sending) as Error).message).to.equal('push sender is closed');
+    expect(requests).to.equal(0);
   });
 });
 

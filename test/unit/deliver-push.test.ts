@@ -82,7 +82,8 @@ function arrange(options: { now?: number } = {}) {
   const browsers = new Map<string, BrowserKeys>();
   const deps: DeliverPushDeps = {
     subscriptions: store,
-    vapidKeyFor: async () => vapidKey,
+    // As the worker's key cache answers a cached key: at once, without a promise.
+    vapidKeyFor: () => vapidKey,
     sender,
     authorizer: createVapidAuthorizer({ subject: 'mailto:ops@example.com', now }),
     endpointPolicy: { allowedHosts: DEFAULT_PUSH_HOSTS, allowInsecureLoopback: false },
@@ -585,6 +586,23 @@ describe('deliverPush', () => {
       expect(report.counts.sent).to.equal(ENCRYPT_AHEAD + 1);
       expect(seenAtSend.slice(0, ENCRYPT_AHEAD)).to.deep.equal(Array(ENCRYPT_AHEAD).fill(ENCRYPT_AHEAD));
       expect(seenAtSend[ENCRYPT_AHEAD]).to.equal(ENCRYPT_AHEAD + 1);
+    });
+
+    it('lets a push service that answers slowly hold back only its own next block, not the sends to another', async () => {
+      const arranged = arrange();
+      const slow = Array.from({ length: ENCRYPT_AHEAD + 1 }, (_, i) => `${FCM}-${i}`);
+      for (const endpoint of [...slow, APPLE]) {
+        arranged.subscribe(endpoint);
+        arranged.sender.answer(endpoint, 201);
+      }
+      // Four slots and answers that take a moment: FCM's first block drains slowly.
+      encryptedAtEachSend(arranged.sender, () => 0, 1);
+
+      const report = await deliverPush({ ...arranged.deps, slots: createSendSlots(4) }, pushJob(), NONE);
+
+      expect(report.counts.sent).to.equal(ENCRYPT_AHEAD + 2);
+      // Apple's subscription comes after FCM's first block, yet is sent among the first requests.
+      expect(arranged.sender.sentTo().indexOf(APPLE)).to.be.within(0, 4);
     });
 
     it('encrypts again in the send slot when encrypting ahead failed for a reason other than the keys', async () => {

@@ -6,6 +6,7 @@ import {
   messageBytes,
   notificationRequestSchema,
   parseOrThrow,
+  pushJobSchema,
   subscriptionRequestSchema,
 } from '../../shared/events/index.js';
 import { ValidationError } from '../../shared/errors/index.js';
@@ -171,6 +172,20 @@ describe('buildMessage', () => {
       body: 'There',
       url: '/x',
     });
+  });
+});
+
+describe('pushJobSchema', () => {
+  const job = (topic: string) => {
+    const { user: _user, ...message } = buildMessage(eventSchema.parse({ title: 'Hi' }), IDS);
+    return { eventId: 'evt-1', package: 'crm', users: ['alice'], message, ttl: 60, urgency: 'normal', topic, expiresAt: 0 };
+  };
+
+  it("takes a Topic by the event's rule, and refuses one that could not go out as a header", () => {
+    expect(pushJobSchema.safeParse(job('invoice-42')).success).to.equal(true);
+    for (const topic of ['invoice 42', 'a\r\nx-injected: 1', 'a'.repeat(33), '']) {
+      expect(pushJobSchema.safeParse(job(topic)).success, JSON.stringify(topic)).to.equal(false);
+    }
   });
 });
 
