@@ -20,6 +20,7 @@
  * Options: --messages=N (10000) --concurrency=N (50) --db2=sqlite|mysql (database for the
  * 2-process run; sqlite) --log-level=info --no-profile --no-write (leave docs/performance.md alone)
  * --keep-profile=FILE (copy the profiled run's .cpuprofile there) --repeats=N (5)
+ * --warm-up=N (messages each worker process sends before it is measured; 30000)
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -90,6 +91,7 @@ const { values: opts } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     'keep-profile': { type: 'string' },
     repeats: { type: 'string', default: '5' },
+    'warm-up': { type: 'string', default: '30000' },
   },
 });
 const N = Number(opts.messages);
@@ -103,9 +105,15 @@ const REPEATS = Math.max(1, Math.floor(Number(opts.repeats)) || 1);
 const A_SECONDS = 2.5;
 /** Each (a) loop just before and just after a 1-process (c) run. */
 const A_BRACKET_SECONDS = 1.25;
-const OVERALL_DEADLINE_MS = 120_000 + REPEATS * 60_000;
+const OVERALL_DEADLINE_MS = 120_000 + REPEATS * 90_000;
 const SAMPLE_EVERY = Math.max(1, Math.floor(N / 20));
-const WARM_UP_PER_PROCESS = 3_000;
+/**
+ * Messages each worker process delivers before it is measured, as events to up to all the
+ * subscribers: V8 was still compiling the send path after 3,000 (docs/performance.md).
+ */
+const WARM_UP_PER_PROCESS = Math.max(0, Math.floor(Number(opts['warm-up'])) || 0);
+/** Messages web-push's loop (b) sends before it is measured. */
+const B_WARM_UP = 2_000;
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -720,7 +728,7 @@ async function benchWebPush(
     return failures;
   };
   await service.reset(Number.POSITIVE_INFINITY);
-  await loop(Math.min(500, N), 'bench-b-warm');
+  await loop(Math.min(B_WARM_UP, N), 'bench-b-warm');
   const { reached } = await service.reset(N, SAMPLE_EVERY);
   const svc0 = await service.stats();
   const machine0 = machineBusySeconds();
@@ -846,16 +854,20 @@ async function runSystem(
     );
   }
   try {
-    // Warm-up event (JIT, connection pools, the VAPID key and JWT caches, V8's young generation
-    // grown to its working size): a running worker is warm. With 500 messages per process the
-    // measured CPU per message was ~20% higher than with 3,000 (docs/performance.md).
-    const warmUsers = subscribers.slice(0, Math.min(count, WARM_UP_PER_PROCESS * processes));
-    const warmJobs = await pushJobsFor(`${label}-warm`, warmUsers);
-    const warmBaseline = await jobCounts(queue);
-    const warm = await service.reset(warmUsers.length);
-    await pushQueue.addBulk(warmJobs);
-    await warm.reached;
-    await waitForCounts(queue, warmBaseline, warmJobs.length, 60_000);
+    // Warm-up events (JIT, connection pools, the VAPID key and JWT caches, V8's young generation
+    // grown to its working size): a running worker is warm. After 3,000 messages V8 was still
+    // compiling the send path: about 12 µs of the helper threads' CPU per measured message,
+    // against 3–6 once a process has sent 30,000 (docs/performance.md).
+    for (let left = WARM_UP_PER_PROCESS * processes, round = 0; left > 0; round++) {
+      const warmUsers = subscribers.slice(0, Math.min(count, left));
+      left -= warmUsers.length;
+      const warmJobs = await pushJobsFor(`${label}-warm-${round}`, warmUsers);
+      const warmBaseline = await jobCounts(queue);
+      const warm = await service.reset(warmUsers.length);
+      await pushQueue.addBulk(warmJobs);
+      await warm.reached;
+      await waitForCounts(queue, warmBaseline, warmJobs.length, 60_000);
+    }
 
     const eventId = `${label}-event`;
     const jobs = await pushJobsFor(eventId, subscribers);
@@ -1009,7 +1021,7 @@ function render(
   lines.push(`- Code measured: ${setup.code}`);
   lines.push(`- Packages: ${['web-push', 'bullmq', 'ioredis', 'typeorm', 'better-sqlite3', 'undici', 'pino', 'zod'].map((p) => `${p} ${packageVersion(p)}`).join(', ')}; Redis ${setup.redisVersion}`);
   lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
-  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, push service: HTTP/1.1 on node:net in its own process, plain HTTP on 127.0.0.1, answers 201`);
+  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, ${f0(WARM_UP_PER_PROCESS)} warm-up messages per worker process and ${f0(Math.min(B_WARM_UP, N))} for (b), push service: HTTP/1.1 on node:net in its own process, plain HTTP on 127.0.0.1, answers 201`);
   lines.push(`- Whole benchmark: ${f0(setup.totalSeconds)} s`);
   lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${middle.c.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
   lines.push('');
