@@ -94,14 +94,28 @@ const { values: opts } = parseArgs({
     'warm-up': { type: 'string', default: '30000' },
   },
 });
-const N = Number(opts.messages);
-const CONCURRENCY = Number(opts.concurrency);
+/** A whole-number option of at least `min`; anything else stops the run before it starts. */
+function countOption(name: 'messages' | 'concurrency' | 'repeats' | 'warm-up', min: number): number {
+  const text = opts[name]!;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min) {
+    console.error(`bench:push: --${name} must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+if (opts.db2 !== 'sqlite' && opts.db2 !== 'mysql') {
+  console.error(`bench:push: --db2 must be sqlite or mysql, got ${JSON.stringify(opts.db2)}`);
+  process.exit(2);
+}
+const N = countOption('messages', 1);
+const CONCURRENCY = countOption('concurrency', 1);
 const LOG_LEVEL = opts['log-level']!;
-const DB2 = opts.db2 === 'mysql' ? 'mysql' : 'sqlite';
+const DB2 = opts.db2;
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PKG = 'bench';
 const SUBJECT = 'mailto:bench@example.com';
-const REPEATS = Math.max(1, Math.floor(Number(opts.repeats)) || 1);
+const REPEATS = countOption('repeats', 1);
 const A_SECONDS = 2.5;
 /** Each (a) loop just before and just after a 1-process (c) run. */
 const A_BRACKET_SECONDS = 1.25;
@@ -111,7 +125,7 @@ const SAMPLE_EVERY = Math.max(1, Math.floor(N / 20));
  * Messages each worker process delivers before it is measured, as events to up to all the
  * subscribers: V8 was still compiling the send path after 3,000 (docs/performance.md).
  */
-const WARM_UP_PER_PROCESS = Math.max(0, Math.floor(Number(opts['warm-up'])) || 0);
+const WARM_UP_PER_PROCESS = countOption('warm-up', 0);
 /** Messages web-push's loop (b) sends before it is measured. */
 const B_WARM_UP = 2_000;
 
