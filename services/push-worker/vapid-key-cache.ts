@@ -9,37 +9,42 @@ import type { DeliverableSubscription, VapidKey, VapidKeyStore } from '../../sha
 export function createVapidKeyCache(store: VapidKeyStore, now: () => number = Date.now) {
   const byId = new Map<number, VapidKey>();
   const current = new Map<string, { key: VapidKey; until: number }>();
-  // Loads under way: a job's first sends all ask for the same key before the first answer is
+  // Reads under way: a job's first sends all ask for the same key before the first answer is
   // in, and they share one read instead of one each (400 queries for a job of 400 users).
-  const loadingById = new Map<number, Promise<VapidKey>>();
-  const loadingCurrent = new Map<string, Promise<VapidKey>>();
+  const readingById = new Map<number, Promise<VapidKey | null>>();
+  const readingCurrent = new Map<string, Promise<VapidKey>>();
 
-  function shared<K>(loading: Map<K, Promise<VapidKey>>, key: K, load: () => Promise<VapidKey>): Promise<VapidKey> {
-    const under = loading.get(key);
+  function shared<K, V>(reading: Map<K, Promise<V>>, key: K, read: () => Promise<V>): Promise<V> {
+    const under = reading.get(key);
     if (under) return under;
-    const started = load().finally(() => loading.delete(key));
-    loading.set(key, started);
+    const started = read().finally(() => reading.delete(key));
+    reading.set(key, started);
     return started;
   }
   function currentKey(pkg: string): VapidKey | Promise<VapidKey> {
     const hit = current.get(pkg);
-    return hit && hit.until > now() ? hit.key : shared(loadingCurrent, pkg, () => loadCurrent(pkg));
+    return hit && hit.until > now() ? hit.key : shared(readingCurrent, pkg, () => readCurrent(pkg));
   }
-  async function loadCurrent(pkg: string): Promise<VapidKey> {
+  async function readCurrent(pkg: string): Promise<VapidKey> {
     const key = await store.current(pkg);
     current.set(pkg, { key, until: now() + 60_000 });
     return key;
   }
-  async function loadById(id: number, pkg: string): Promise<VapidKey> {
-    const stored = await store.byId(id);
-    if (!stored) return currentKey(pkg);
-    byId.set(stored.id, stored);
-    return stored;
+  function storedKey(id: number): Promise<VapidKey | null> {
+    return shared(readingById, id, async () => {
+      const stored = await store.byId(id);
+      if (stored) byId.set(stored.id, stored);
+      return stored;
+    });
+  }
+  async function keyById(id: number, pkg: string): Promise<VapidKey> {
+    // A key id that is not stored: each subscription falls back to its own package's current key.
+    return (await storedKey(id)) ?? currentKey(pkg);
   }
 
   return function vapidKeyFor(subscription: DeliverableSubscription): VapidKey | Promise<VapidKey> {
     const { vapidKeyId } = subscription;
     if (vapidKeyId === null) return currentKey(subscription.package);
-    return byId.get(vapidKeyId) ?? shared(loadingById, vapidKeyId, () => loadById(vapidKeyId, subscription.package));
+    return byId.get(vapidKeyId) ?? keyById(vapidKeyId, subscription.package);
   };
 }

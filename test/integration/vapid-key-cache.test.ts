@@ -105,15 +105,21 @@ describe('VAPID key cache of the push-worker (SQLite)', function () {
     expect(reads.byId).to.equal(2);
   });
 
-  it("falls back to the package's current key for a key id that is not stored", async function () {
-    const key = await store.current(pkg);
+  it("falls back to each package's own current key for a key id that is not stored", async function () {
+    const other = `${pkg}-other`;
+    const [key, otherKey] = await Promise.all([store.current(pkg), store.current(other)]);
     const { counted, reads } = countedStore(store);
     const keyFor = createVapidKeyCache(counted);
+    const missing = 999_999_999;
 
-    const answers = await Promise.all(users(5).map((user) => keyFor(subscriptionOf(pkg, 999_999_999, user))));
+    const [mine, theirs] = await Promise.all([
+      Promise.all(users(5).map((user) => keyFor(subscriptionOf(pkg, missing, user)))),
+      Promise.all(users(5).map((user) => keyFor(subscriptionOf(other, missing, user)))),
+    ]);
 
-    expect(answers.every((answer) => answer.id === key.id)).to.equal(true);
+    expect(mine.map((answer) => answer.id)).to.deep.equal(new Array(5).fill(key.id));
+    expect(theirs.map((answer) => answer.id)).to.deep.equal(new Array(5).fill(otherKey.id));
     expect(reads.byId).to.equal(1);
-    expect(reads.current).to.equal(1);
+    expect(reads.current).to.equal(2);
   });
 });
