@@ -4,6 +4,8 @@
  */
 export interface AnswerCache<T> {
   get(key: string, lookup: () => Promise<{ value: T; ttlMs: number }>): Promise<T>;
+  /** The cached answer while it holds, without a promise (for callers on a hot path); else undefined. */
+  peek(key: string): T | undefined;
 }
 
 export function createAnswerCache<T>(options: { maxEntries: number; now?: () => number }): AnswerCache<T> {
@@ -20,6 +22,10 @@ export function createAnswerCache<T>(options: { maxEntries: number; now?: () => 
   }
 
   return {
+    peek(key) {
+      const cached = entries.get(key);
+      return cached && cached.expiresAt > now() ? cached.value : undefined;
+    },
     get(key, lookup) {
       const cached = entries.get(key);
       if (cached && cached.expiresAt > now()) return Promise.resolve(cached.value);

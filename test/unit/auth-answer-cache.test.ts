@@ -40,6 +40,17 @@ describe('createAnswerCache', () => {
     expect(lookup.calls).to.equal(1);
   });
 
+  it('peeks at a cached answer without a promise while it holds, and at nothing before or after', async () => {
+    const cache = createAnswerCache<string>({ maxEntries: 10, now: clock });
+    expect(cache.peek('k')).to.equal(undefined);
+
+    await cache.get('k', counted('alice'));
+    now = 999;
+    expect(cache.peek('k')).to.equal('alice');
+    now = 1_000;
+    expect(cache.peek('k')).to.equal(undefined);
+  });
+
   it('keeps nothing for an answer with no time to live', async () => {
     const cache = createAnswerCache<string>({ maxEntries: 10, now: clock });
     const lookup = counted('unavailable', 0);
