@@ -16,6 +16,7 @@ import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { createBrowserKeys } from '../test/support/web-push-receiver.js';
 import { formatCount as n, formatMs as ms, machineLine, writePerformanceBlock } from './support/performance-doc.js';
+import { numberOption } from './support/options.js';
 import { machineBusySeconds, pidsOf, processCpuSeconds } from './support/proc-stats.js';
 
 const { values: opts } = parseArgs({
@@ -29,12 +30,14 @@ const { values: opts } = parseArgs({
     'no-write': { type: 'boolean', default: false },
   },
 });
-const SECONDS = Number(opts.seconds);
-const WARMUP = Number(opts.warmup);
-const CONNECTIONS = Number(opts.connections);
-const RATE = Number(opts.rate);
-const USERS = Number(opts.users);
-const ROWS = Number(opts.rows);
+const option = (name: 'seconds' | 'warmup' | 'connections' | 'rate' | 'users' | 'rows', min: number, whole = true) =>
+  numberOption('bench:api', name, opts[name], { min, whole });
+const SECONDS = option('seconds', 1, false);
+const WARMUP = option('warmup', 0, false);
+const CONNECTIONS = option('connections', 1);
+const RATE = option('rate', 1);
+const USERS = option('users', 1);
+const ROWS = option('rows', 0);
 const PACKAGE = 'crm';
 const TARGET = { rate: 3000, p99: 25 };
 

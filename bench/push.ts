@@ -73,6 +73,7 @@ import {
 } from '../test/support/web-push-receiver.js';
 import { summariseProfile, type ProfileSummary } from './support/cpu-profile.js';
 import { writePerformanceBlock } from './support/performance-doc.js';
+import { numberOption } from './support/options.js';
 import { machineBusySeconds, pidsOf, processCpuSeconds, type ThreadCpu } from './support/proc-stats.js';
 import type { WorkerSettings } from './support/push-worker-process.js';
 
@@ -94,16 +95,8 @@ const { values: opts } = parseArgs({
     'warm-up': { type: 'string', default: '30000' },
   },
 });
-/** A whole-number option of at least `min`; anything else stops the run before it starts. */
-function countOption(name: 'messages' | 'concurrency' | 'repeats' | 'warm-up', min: number): number {
-  const text = opts[name]!;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min) {
-    console.error(`bench:push: --${name} must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
-}
+const countOption = (name: 'messages' | 'concurrency' | 'repeats' | 'warm-up', min: number) =>
+  numberOption('bench:push', name, opts[name], { min, whole: true });
 if (opts.db2 !== 'sqlite' && opts.db2 !== 'mysql') {
   console.error(`bench:push: --db2 must be sqlite or mysql, got ${JSON.stringify(opts.db2)}`);
   process.exit(2);

@@ -15,19 +15,20 @@ import { userToken } from '../test/support/tokens.js';
 import { QUEUE_NAMES } from '../shared/topics/index.js';
 import { TEST_REDIS_URL } from '../test/support/test-databases.js';
 import { formatCount as n, formatMs as ms, machineLine, writePerformanceBlock } from './support/performance-doc.js';
+import { numberOption } from './support/options.js';
 import { machineBusySeconds, pidsOf, processCpuSeconds, rssMiB } from './support/proc-stats.js';
 
-const arg = (name: string, fallback: number) => {
+const arg = (name: string, fallback: number, min: number, whole = true) => {
   const given = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return given ? Number(given.split('=')[1]) : fallback;
+  return given ? numberOption('bench:realtime', name, given.slice(name.length + 3), { min, whole }) : fallback;
 };
-const USERS = arg('users', 1_000);
-const RATE = arg('rate', 2_000);
-const SECONDS = arg('seconds', 10);
-const WARMUP_SECONDS = arg('warmup', 10);
-const SATURATION_EVENTS = arg('events', 50_000);
-const WINDOW = arg('window', 5_000);
-const GROUP_MEMBERS = arg('members', 100_000);
+const USERS = arg('users', 1_000, 1);
+const RATE = arg('rate', 2_000, 1);
+const SECONDS = arg('seconds', 10, 1, false);
+const WARMUP_SECONDS = arg('warmup', 10, 0, false);
+const SATURATION_EVENTS = arg('events', 50_000, 1);
+const WINDOW = arg('window', 5_000, 1);
+const GROUP_MEMBERS = arg('members', 100_000, 1);
 const WRITE = !process.argv.includes('--no-write');
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
 const MOSQUITTO_URL = process.env['BENCH_MOSQUITTO_URL'] ?? 'mqtt://127.0.0.1:1883';

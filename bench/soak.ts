@@ -22,6 +22,7 @@ import { createTestDatabase } from '../test/support/test-databases.js';
 import { userToken } from '../test/support/tokens.js';
 import { createBrowserKeys } from '../test/support/web-push-receiver.js';
 import { formatCount as n, machineLine, writePerformanceBlock } from './support/performance-doc.js';
+import { numberOption } from './support/options.js';
 import { rssMiB } from './support/proc-stats.js';
 
 const { values: opts } = parseArgs({
@@ -34,11 +35,13 @@ const { values: opts } = parseArgs({
     'no-write': { type: 'boolean', default: false },
   },
 });
-const MINUTES = Number(opts.minutes);
-const WARMUP_MINUTES = Number(opts['warmup-minutes']);
-const RATE = Number(opts.rate);
-const USERS = Number(opts.users);
-const DASHBOARDS = Math.min(USERS, Number(opts.dashboards));
+const option = (name: 'minutes' | 'warmup-minutes' | 'rate' | 'users' | 'dashboards', min: number, whole = true) =>
+  numberOption('bench:soak', name, opts[name], { min, whole });
+const MINUTES = option('minutes', 0.1, false);
+const WARMUP_MINUTES = option('warmup-minutes', 0, false);
+const RATE = option('rate', 1);
+const USERS = option('users', 1);
+const DASHBOARDS = Math.min(USERS, option('dashboards', 0));
 const PACKAGE = 'crm';
 const PRODUCER_KEY = 'soak-producer-key-0123456789abcdef';
 const ROUTER_KEY = 'soak-router-key-0123456789abcdef';

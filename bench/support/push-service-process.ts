@@ -71,7 +71,8 @@ function parseHead(text: string): Head | string {
   return { path, headers, bodyLength: Number(headers['content-length']), close: headers['connection']?.toLowerCase() === 'close' };
 }
 
-function received1(head: Head, body: Buffer | undefined): void {
+/** Counts one request (and keeps it as a sample when its body is given). */
+function countRequest(head: Head, body: Buffer | undefined): void {
   const at = now();
   if (body) {
     samples.push({ path: head.path, authorization: head.headers['authorization'] ?? '', headers: head.headers, body: body.toString('base64') });
@@ -120,7 +121,7 @@ function serve(socket: Socket): void {
       }
       if (data.length < head.bodyLength) break;
       const keep = sampleEvery > 0 && received % sampleEvery === 0;
-      received1(head, keep ? Buffer.from(data.subarray(0, head.bodyLength)) : undefined);
+      countRequest(head, keep ? Buffer.from(data.subarray(0, head.bodyLength)) : undefined);
       answers += CREATED;
       data = data.subarray(head.bodyLength);
       const close = head.close;
