@@ -14,6 +14,7 @@ import {
   encryptBody,
   ENCRYPT_AHEAD,
   EncryptionTurns,
+  nextTurn,
   pastExpiration,
   planSend,
   takeBody,
@@ -120,9 +121,9 @@ export async function deliverPush(
     let previous: Block | undefined;
     for (let from = 0; from < indexes.length; from += ENCRYPT_AHEAD) {
       await previous?.drained();
-      await turns.take();
-      const block = new Block();
       const chunk = indexes.slice(from, from + ENCRYPT_AHEAD);
+      while (!turns.fits(chunk.length)) await nextTurn();
+      const block = new Block();
       // The whole block is encrypted before its first request leaves.
       const planned = chunk.map((i) => planSend(deps, subscriptions[i]!, endpoints[i]!, encryptFor, now(), block));
       turns.spent(block.held);
@@ -135,7 +136,9 @@ export async function deliverPush(
       previous = block;
     }
   };
-  await Promise.all([...byOrigin.values()].map(sendInBlocks));
+  // Push services with the fewest subscriptions plan first: when a turn's encryption is full, the
+  // larger blocks wait for the next one, not the few sends that cost the turn least.
+  await Promise.all([...byOrigin.values()].sort((a, b) => a.length - b.length).map(sendInBlocks));
   const results = await Promise.all(sending);
   results.forEach((settled, i) => {
     const { endpointHash } = subscriptions[i]!;

@@ -22,13 +22,14 @@ export const ENCRYPT_AHEAD = 400;
 /**
  * Spreads a job's encryption over turns of the event loop, ENCRYPT_AHEAD messages at most in one:
  * the blocks of all its push services encrypt on the same thread, and answers wait meanwhile.
+ * Ask `fits` and count with `spent` with no await between, or another block may slip in.
  */
 export class EncryptionTurns {
   private used = 0;
 
-  /** Resolves once a block may be encrypted in the current turn. */
-  async take(): Promise<void> {
-    while (this.used >= ENCRYPT_AHEAD) await new Promise((resolve) => setImmediate(resolve));
+  /** Whether a block of `messages` may be encrypted in the current turn (a first one always may). */
+  fits(messages: number): boolean {
+    return this.used === 0 || this.used + messages <= ENCRYPT_AHEAD;
   }
 
   /** Counts `messages` encrypted in the current turn. */
@@ -41,6 +42,9 @@ export class EncryptionTurns {
     this.used += messages;
   }
 }
+
+/** Resolves in the next turn of the event loop. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** One subscription about to be sent to, with what could be worked out for it at once. */
 export interface PlannedSend {

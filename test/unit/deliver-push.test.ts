@@ -588,6 +588,37 @@ describe('deliverPush', () => {
       expect(seenAtSend[ENCRYPT_AHEAD]).to.equal(ENCRYPT_AHEAD + 1);
     });
 
+    it('encrypts at most ENCRYPT_AHEAD messages in one turn of the event loop, across its push services', async () => {
+      const arranged = arrange();
+      const perService = 300;
+      for (const service of [FCM, MOZILLA, APPLE]) {
+        for (let i = 0; i < perService; i++) {
+          arranged.subscribe(`${service}-${i}`);
+          arranged.sender.answer(`${service}-${i}`, 201);
+        }
+      }
+      // Turns of the event loop, counted by a callback that comes back once in each.
+      let turn = 0;
+      let counting = true;
+      const tick = () => {
+        turn++;
+        if (counting) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const encryptedInTurn = new Map<number, number>();
+      const encrypt: DeliverPushDeps['encrypt'] = () => {
+        encryptedInTurn.set(turn, (encryptedInTurn.get(turn) ?? 0) + 1);
+        return Buffer.from('ciphertext');
+      };
+
+      const report = await deliverPush({ ...arranged.deps, encrypt }, pushJob(), NONE);
+      counting = false;
+
+      expect(report.counts.sent).to.equal(3 * perService);
+      // Each push service's block is 300: one block per turn keeps a turn at 400 or less.
+      expect([...encryptedInTurn.values()]).to.deep.equal([perService, perService, perService]);
+    });
+
     it('lets a push service that answers slowly hold back only its own next block, not the sends to another', async () => {
       const arranged = arrange();
       const slow = Array.from({ length: ENCRYPT_AHEAD + 1 }, (_, i) => `${FCM}-${i}`);
