@@ -229,6 +229,28 @@ for (const kind of ['mysql', 'sqlite'] as const) {
       );
     });
 
+    it('reads and records 1,200 users in one call each (more than one statement chunk, one list)', async function () {
+      this.timeout(60_000);
+      const run = Math.random().toString(36).slice(2, 8);
+      const users = Array.from({ length: 1_200 }, (_, i) => `bulk-${run}-${i}`);
+      const stored = await store.upsertMany(users.map((user) => subscription({ user })));
+
+      const rows = await store.listActive('crm', users);
+      expect(new Set(rows.map((r) => r.user))).to.deep.equal(new Set(users));
+      expect(rows.map((r) => r.endpointHash).sort()).to.deep.equal(stored.map((s) => s.endpointHash).sort());
+
+      const at = new Date('2026-11-24T01:02:03.004Z');
+      const given = rows.slice(0, 1_100);
+      await store.recordSuccesses('crm', given, at);
+      const givenUsers = new Set(given.map((r) => r.user));
+      const expected = users.map((user) => (givenUsers.has(user) ? at.toISOString() : null));
+      const recorded = await Promise.all(
+        users.map(async (user) => (await store.list(user, 'crm'))[0]!.lastSuccessAt?.toISOString() ?? null),
+      );
+      expect(recorded).to.deep.equal(expected);
+      expect(expected.filter((t) => t === null)).to.have.length(100);
+    });
+
     it('stores an endpoint of the full 2048 characters', async function () {
       const endpoint = `https://fcm.googleapis.com/fcm/send/${'y'.repeat(2048 - 36)}`;
       expect(endpoint).to.have.length(2048);
@@ -320,3 +342,38 @@ for (const kind of ['mysql', 'sqlite'] as const) {
     });
   });
 }
+
+describe('SubscriptionStore on SQLite, its statements prepared once', function () {
+  let testDb: TestDatabase;
+  let database: Database;
+
+  before(async function () {
+    testDb = await createTestDatabase('sqlite');
+    database = await startDatabase(testDb.config, testLogger());
+  });
+
+  after(async function () {
+    if (database?.dataSource.isInitialized) await database.close();
+    await testDb?.drop();
+  });
+
+  it('answers a clear error while the database is closed, and works again once it is reopened', async function () {
+    const store = createSubscriptionStore(database.dataSource);
+    const input = subscription({ user: 'reopened' });
+    const { endpointHash } = await store.upsert(input);
+    expect(await store.listActive('crm', ['reopened'])).to.have.length(1);
+
+    await database.dataSource.destroy();
+    let failure: unknown;
+    await store.listActive('crm', ['reopened']).catch((err: unknown) => (failure = err));
+    expect(String(failure)).to.match(/SQLite database is not open/);
+
+    // A new connection: the statements of the old one must not be used on it.
+    await database.dataSource.initialize();
+    const at = new Date('2026-11-24T05:06:07.008Z');
+    await store.recordSuccesses('crm', [{ user: 'reopened', endpointHash }], at);
+    const [row] = await store.listActive('crm', ['reopened']);
+    expect(row?.endpointHash).to.equal(endpointHash);
+    expect((await store.list('reopened', 'crm'))[0]?.lastSuccessAt?.toISOString()).to.equal(at.toISOString());
+  });
+});
