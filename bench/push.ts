@@ -63,6 +63,7 @@ import { createPlaintexts, pushRequest } from '../services/push-worker/prepare-p
 import { createTargetResolver } from '../services/notify-router/resolve-target.js';
 import { routeEvent } from '../services/notify-router/route-event.js';
 import { createVapidAuthorizer } from '../services/push-worker/vapid-jwt.js';
+import { PUSH_WORKER_NODE_FLAGS } from '../services/push-worker/node-flags.js';
 import { testLogger } from '../test/support/silent-logger.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-databases.js';
 import {
@@ -273,7 +274,8 @@ class WorkerProcess {
   static async start(settings: WorkerSettings, profileDir?: string): Promise<WorkerProcess> {
     const logFile = join(tmp!, `${settings.name}.log`);
     const fd = openSync(logFile, 'w');
-    const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    // Started with the flags production gives the worker (docker-compose.yml).
+    const execArgv = [...PUSH_WORKER_NODE_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
     const child = spawnChild(WORKER_SCRIPT, execArgv, fd);
     closeSync(fd);
     await nextMessage(child, 'spawned', 60_000);

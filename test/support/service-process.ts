@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { PUSH_WORKER_NODE_FLAGS } from '../../services/push-worker/node-flags.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
@@ -24,7 +25,7 @@ export class ServiceProcess {
   constructor(script: string, env: Record<string, string | undefined>, cwd?: string) {
     const ownDir = cwd === undefined ? mkdtempSync(join(tmpdir(), 'axion-proc-')) : undefined;
     cwd ??= ownDir;
-    this.child = spawn(process.execPath, [script], {
+    this.child = spawn(process.execPath, [...nodeFlagsOf(script), script], {
       cwd,
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,4 +122,9 @@ function stopOrphanedRedis(dataDir: string): void {
   } catch {
     // No private Redis, or it has already stopped.
   }
+}
+
+/** The flags production starts a service's script with (docker-compose.yml). */
+function nodeFlagsOf(script: string): readonly string[] {
+  return script.endsWith(join('services', 'push-worker', 'main.js')) ? PUSH_WORKER_NODE_FLAGS : [];
 }

@@ -1,0 +1,13 @@
+/**
+ * Node flags the push-worker process is started with: docker-compose.yml, `npm run
+ * start:push-worker`, the tests that start it as a process and bench:push all use these (a unit
+ * test holds the first two to this list).
+ *
+ * `--single-threaded-gc`: the worker is CPU-bound on one thread (the encryption), and one
+ * worker process runs per core. V8's parallel and concurrent collector threads took 10–16 µs of
+ * CPU per message on other cores, which belong to the other worker processes; collecting on the
+ * worker's own thread cost 4–8 µs of that and about 7 µs per message less in all
+ * (docs/performance.md, "Measured in the ninth session"). A collection pauses the event loop
+ * a little longer, which a push worker does not notice.
+ */
+export const PUSH_WORKER_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
