@@ -83,6 +83,18 @@ const ROOT = resolve(HERE, '..');
 const SERVICE_SCRIPT = join(HERE, 'support', 'push-service-process.ts');
 const WORKER_SCRIPT = join(HERE, 'support', 'push-worker-process.ts');
 
+// (a) and (b) run in this process. They run on the worker's Node flags, or the ratios would
+// credit the worker with what the flags save everyone: --single-threaded-gc alone made (a)'s own
+// loop about 10 µs per message cheaper (docs/performance.md).
+if (!PUSH_WORKER_NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+  const again = spawnSync(
+    process.execPath,
+    [...PUSH_WORKER_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  process.exit(again.status ?? 1);
+}
+
 const { values: opts } = parseArgs({
   options: {
     messages: { type: 'string', default: '10000' },
@@ -274,8 +286,8 @@ class WorkerProcess {
   static async start(settings: WorkerSettings, profileDir?: string): Promise<WorkerProcess> {
     const logFile = join(tmp!, `${settings.name}.log`);
     const fd = openSync(logFile, 'w');
-    // Started with the flags production gives the worker (docker-compose.yml).
-    const execArgv = [...PUSH_WORKER_NODE_FLAGS, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
+    // With this process's execArgv (spawnChild), so with the worker's Node flags, as production.
+    const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     const child = spawnChild(WORKER_SCRIPT, execArgv, fd);
     closeSync(fd);
     await nextMessage(child, 'spawned', 60_000);
@@ -1026,7 +1038,7 @@ function render(
   lines.push(`Run ${new Date().toISOString()} — \`npm run bench:push\` (\`node --import tsx bench/push.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`)`);
   lines.push('');
   lines.push(`- Machine: ${os.availableParallelism()} cores (\`nproc\`), ${cpus[0]?.model ?? '?'}, ${f0(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`);
-  lines.push(`- Node ${process.version}, OpenSSL ${process.versions.openssl}, V8 ${process.versions.v8}`);
+  lines.push(`- Node ${process.version}, OpenSSL ${process.versions.openssl}, V8 ${process.versions.v8}; (a), (b) and the workers all run with the worker's Node flags: ${PUSH_WORKER_NODE_FLAGS.join(' ')}`);
   lines.push(`- Code measured: ${setup.code}`);
   lines.push(`- Packages: ${['web-push', 'bullmq', 'ioredis', 'typeorm', 'better-sqlite3', 'undici', 'pino', 'zod'].map((p) => `${p} ${packageVersion(p)}`).join(', ')}; Redis ${setup.redisVersion}`);
   lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
