@@ -83,16 +83,13 @@ const ROOT = resolve(HERE, '..');
 const SERVICE_SCRIPT = join(HERE, 'support', 'push-service-process.ts');
 const WORKER_SCRIPT = join(HERE, 'support', 'push-worker-process.ts');
 
-// (a) and (b) run in this process. They run on the worker's Node flags, or the ratios would
-// credit the worker with what the flags save everyone: --single-threaded-gc alone made (a)'s own
-// loop about 10 µs per message cheaper (docs/performance.md).
-if (!PUSH_WORKER_NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
-  const again = spawnSync(
-    process.execPath,
-    [...PUSH_WORKER_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    { stdio: 'inherit' },
-  );
-  process.exit(again.status ?? 1);
+// (a) and (b) run in this process, on the worker's Node flags (`npm run bench:push` gives them),
+// or the ratios would credit the worker with what the flags save everyone: --single-threaded-gc
+// alone made (a)'s own loop about 10 µs per message cheaper (docs/performance.md).
+const missingFlags = PUSH_WORKER_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+if (missingFlags.length > 0) {
+  console.error(`bench:push: run it as \`npm run bench:push\`, on the worker's Node flags (missing: ${missingFlags.join(' ')})`);
+  process.exit(2);
 }
 
 const { values: opts } = parseArgs({
@@ -1035,7 +1032,7 @@ function render(
     return c === prof ? `profiled (--cpu-prof), 1 process, ${f0(c.messages)} messages` : `${kind}${run ? `, run ${run} of ${REPEATS}` : ''}`;
   };
   const allRuns = [...c1Runs.map((r) => r.c), ...c2Runs, ...(prof ? [prof] : [])];
-  lines.push(`Run ${new Date().toISOString()} — \`npm run bench:push\` (\`node --import tsx bench/push.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`)`);
+  lines.push(`Run ${new Date().toISOString()} — \`npm run bench:push\` (\`node ${process.execArgv.join(' ')} bench/push.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`)`);
   lines.push('');
   lines.push(`- Machine: ${os.availableParallelism()} cores (\`nproc\`), ${cpus[0]?.model ?? '?'}, ${f0(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`);
   lines.push(`- Node ${process.version}, OpenSSL ${process.versions.openssl}, V8 ${process.versions.v8}; (a), (b) and the workers all run with the worker's Node flags: ${PUSH_WORKER_NODE_FLAGS.join(' ')}`);

@@ -1,7 +1,7 @@
 /**
  * Node flags the push-worker process is started with: docker-compose.yml, `npm run
- * start:push-worker`, the tests that start it as a process and bench:push all use these (a unit
- * test holds the first two to this list).
+ * start:push-worker` and `npm run bench:push` give them (a unit test holds the three to this
+ * list), and the tests that start the worker as a process use it.
  *
  * `--single-threaded-gc`: the worker is CPU-bound on one thread (the encryption), and one
  * worker process runs per core. V8's parallel and concurrent collector threads took 10–16 µs of

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { PUSH_WORKER_NODE_FLAGS } from '../../services/push-worker/node-flags.js';
 
 const MAIN = 'dist/services/push-worker/main.js';
+const scripts = () =>
+  (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 describe('push-worker node flags', function () {
   it('docker-compose.yml starts the push-worker with them', function () {
@@ -15,8 +17,11 @@ describe('push-worker node flags', function () {
   });
 
   it('npm run start:push-worker starts it with them', function () {
-    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts['start:push-worker']).to.match(new RegExp(` && node ${PUSH_WORKER_NODE_FLAGS.join(' ')} ${MAIN}$`));
+    expect(scripts()['start:push-worker']).to.match(new RegExp(` && node ${PUSH_WORKER_NODE_FLAGS.join(' ')} ${MAIN}$`));
+  });
+
+  it('npm run bench:push runs on them, so that its baselines share the worker\'s settings', function () {
+    expect(scripts()['bench:push']).to.equal(`node ${PUSH_WORKER_NODE_FLAGS.join(' ')} --import tsx bench/push.ts`);
   });
 
   it('are accepted by this Node', function () {
