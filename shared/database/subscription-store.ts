@@ -107,8 +107,9 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
   const mysql = dataSource.driver.options.type === 'mysql' || dataSource.driver.options.type === 'mariadb';
   /** Runs a write; answers the rows it changed. */
   const run = (sql: string, parameters: unknown[]) => affectedRows(dataSource, sql, parameters);
-  // The push-worker's read and write of every job, as plain SQL: TypeORM's query builder spent
-  // ~10 µs per key on them. On SQLite they run as statements prepared once (sqlite-statements.ts).
+  // The push-worker's read and write of every job, as plain SQL: TypeORM's query building and
+  // hydration cost more than the queries (~10 µs per key; docs/performance.md). On SQLite they
+  // run as statements prepared once (sqlite-statements.ts).
   const sqlite = dataSource.driver.options.type === 'better-sqlite3' ? createSqliteStatements(dataSource) : null;
   const activeOfUsers =
     `SELECT ${q('user')}, ${q('endpoint_hash')}, ${q('endpoint')}, ${q('p256dh')}, ${q('auth')},` +
@@ -302,8 +303,6 @@ export function createSubscriptionStore(dataSource: DataSource): SubscriptionSto
       }),
     async listActive(pkg, users) {
       if (users.length === 0) return [];
-      // Plain SQL: on the send path, TypeORM's query building and hydration cost more than
-      // the query itself (docs/performance.md).
       const rows = (
         sqlite
           ? sqlite(activeOfUserList).all(pkg, JSON.stringify(users))
