@@ -103,6 +103,7 @@ const { values: opts } = parseArgs({
     'keep-profile': { type: 'string' },
     repeats: { type: 'string', default: '5' },
     'warm-up': { type: 'string', default: '30000' },
+    http2: { type: 'string', default: 'always' },
   },
 });
 const countOption = (name: 'messages' | 'concurrency' | 'repeats' | 'warm-up', min: number) =>
@@ -111,6 +112,16 @@ if (opts.db2 !== 'sqlite' && opts.db2 !== 'mysql') {
   console.error(`bench:push: --db2 must be sqlite or mysql, got ${JSON.stringify(opts.db2)}`);
   process.exit(2);
 }
+if (opts.http2 !== 'always' && opts.http2 !== 'off') {
+  console.error(`bench:push: --http2 must be always or off, got ${JSON.stringify(opts.http2)}`);
+  process.exit(2);
+}
+/**
+ * The workers' PUSH_HTTP2. The push service here is plain http:// on loopback, where the
+ * default (`auto`) speaks HTTP/1.1; `always` gives it what `auto` gives a push service over TLS
+ * that offers h2, as FCM and Apple's do.
+ */
+const HTTP2 = opts.http2;
 const N = countOption('messages', 1);
 const CONCURRENCY = countOption('concurrency', 1);
 const LOG_LEVEL = opts['log-level']!;
@@ -865,6 +876,7 @@ async function runSystem(
           vapidSubject: SUBJECT,
           timeoutMs: 10_000,
           maxAttempts: 8,
+          http2: HTTP2,
           name: `${label}-w${p}`,
         },
         profileDir,
@@ -1039,7 +1051,7 @@ function render(
   lines.push(`- Code measured: ${setup.code}`);
   lines.push(`- Packages: ${['web-push', 'bullmq', 'ioredis', 'typeorm', 'better-sqlite3', 'undici', 'pino', 'zod'].map((p) => `${p} ${packageVersion(p)}`).join(', ')}; Redis ${setup.redisVersion}`);
   lines.push(`- Load from other processes on the machine: ${f2(Math.max(0, setup.idleLoadCores))} cores just before the run; per benchmark in the "other load" figures below (machine busy time from /proc/stat minus the CPU of this benchmark's own processes and Redis/MariaDB). Anything well above 0 means the run shared its cores and the figures are pessimistic.`);
-  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, ${f0(WARM_UP_PER_PROCESS)} warm-up messages per worker process and ${f0(Math.min(B_WARM_UP, N))} for (b), push service: HTTP/1.1 on node:net in its own process, plain HTTP on 127.0.0.1, answers 201`);
+  lines.push(`- ${f0(N)} messages per benchmark, concurrency ${CONCURRENCY}, worker LOG_LEVEL=${LOG_LEVEL}, ${f0(WARM_UP_PER_PROCESS)} warm-up messages per worker process and ${f0(Math.min(B_WARM_UP, N))} for (b), push service: node:net in its own process, plain HTTP on 127.0.0.1, answers 201; (b) reaches it over HTTP/1.1, the workers ${HTTP2 === 'always' ? 'over HTTP/2 with prior knowledge (`PUSH_HTTP2=always`: what the default `auto` gives a push service over TLS that offers h2)' : 'over HTTP/1.1 (`PUSH_HTTP2=off`)'}`);
   lines.push(`- Whole benchmark: ${f0(setup.totalSeconds)} s`);
   lines.push(`- Setup (not measured): ${f0(N)} browser key pairs in ${f1(setup.keygenSeconds)} s; ${f0(N)} \`upsert\`s into ${middle.c.database} in ${f1(setup.dbLoadSeconds)} s (${f0((setup.dbLoadSeconds * 1e6) / N)} µs each)`);
   lines.push('');

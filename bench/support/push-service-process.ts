@@ -1,7 +1,8 @@
 /**
  * A minimal push service for the benchmark, run in its own process (`fork`) so that it does not
- * share an event loop with the sender being measured. Plain HTTP/1.1 on 127.0.0.1; answers every
- * POST with 201 and an empty body, as autopush/FCM do on success.
+ * share an event loop with the sender being measured. Plain HTTP on 127.0.0.1, HTTP/1.1 or HTTP/2
+ * with prior knowledge (told apart by the HTTP/2 preface); answers every POST with 201 and an
+ * empty body, as autopush/FCM do on success.
  *
  * A real push service runs on other machines; here it shares the two cores with the sender, and
  * the sender's crypto runs measurably slower while the other core is busy (docs/performance.md).
@@ -22,6 +23,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { HpackDecoder } from '../../services/push-worker/hpack.js';
 
 interface Sample {
   path: string;
@@ -138,11 +140,112 @@ function serve(socket: Socket): void {
   socket.on('error', () => socket.destroy());
 }
 
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** SETTINGS: MAX_CONCURRENT_STREAMS 1000, as the big push services allow about that many. */
+const H2_SETTINGS = Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0x03, 0xe8]);
+const H2_SETTINGS_ACK = Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]);
+/** `:status: 201` as a literal with the static table's name (index 8), no indexing. */
+const H2_CREATED_BLOCK = Buffer.from([0x08, 3, 0x32, 0x30, 0x31]);
+
+/**
+ * One HTTP/2 connection with prior knowledge (what `PUSH_HTTP2=always` sends to an http://
+ * endpoint): frames as a Web Push sender sends them; the answers to everything in one read leave
+ * in one write, with one WINDOW_UPDATE giving the connection its window back.
+ */
+function serveHttp2(socket: Socket, first: Buffer): void {
+  const decoder = new HpackDecoder();
+  const streams = new Map<number, { head: Head; body: Buffer[]; length: number }>();
+  let pending: Buffer | undefined = first.subarray(H2_PREFACE.length);
+  let closing = false;
+  socket.write(H2_SETTINGS);
+  const refuse = (why: string) => {
+    closing = true;
+    process.stderr.write(`[push service] ${why}; connection closed\n`);
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer | undefined) => {
+    if (closing) return;
+    let data = pending && chunk ? Buffer.concat([pending, chunk]) : (pending ?? chunk!);
+    pending = undefined;
+    const out: Buffer[] = [];
+    let consumed = 0;
+    while (data.length >= 9) {
+      const length = data.readUIntBE(0, 3);
+      if (data.length < 9 + length) break;
+      const type = data[3]!;
+      const flags = data[4]!;
+      const id = data.readUInt32BE(5) & 0x7fffffff;
+      const payload = data.subarray(9, 9 + length);
+      data = data.subarray(9 + length);
+      if (type === 4 && (flags & 1) === 0) out.push(H2_SETTINGS_ACK);
+      else if (type === 1) {
+        if ((flags & 0x04) === 0 || (flags & 0x28) !== 0) return refuse('HEADERS split, padded or with priority');
+        const headers: Record<string, string> = {};
+        for (const [name, value] of decoder.decode(payload)) headers[name] = value;
+        if (headers[':method'] !== 'POST' || !headers[':path']?.startsWith('/')) return refuse('not a POST');
+        if (!/^\d+$/.test(headers['content-length'] ?? '')) return refuse('no content-length');
+        const head: Head = { path: headers[':path'], headers, bodyLength: Number(headers['content-length']), close: false };
+        if (head.bodyLength > MAX_BODY) return refuse(`body of ${head.bodyLength} bytes`);
+        streams.set(id, { head, body: [], length: 0 });
+      } else if (type === 0) {
+        consumed += length;
+        const stream = streams.get(id);
+        if (!stream) return refuse(`DATA on unknown stream ${id}`);
+        stream.body.push(payload);
+        stream.length += payload.length;
+        if (flags & 1) {
+          streams.delete(id);
+          if (stream.length !== stream.head.bodyLength) return refuse('body length differs from content-length');
+          const keep = sampleEvery > 0 && received % sampleEvery === 0;
+          countRequest(stream.head, keep ? Buffer.concat(stream.body) : undefined);
+          const answer = Buffer.alloc(9 + H2_CREATED_BLOCK.length);
+          answer.writeUIntBE(H2_CREATED_BLOCK.length, 0, 3);
+          answer[3] = 1;
+          answer[4] = 0x05;
+          answer.writeUInt32BE(id, 5);
+          H2_CREATED_BLOCK.copy(answer, 9);
+          out.push(answer);
+        }
+      } else if (type === 6 && (flags & 1) === 0) {
+        out.push(Buffer.concat([Buffer.from([0, 0, 8, 6, 1, 0, 0, 0, 0]), payload]));
+      } else if (type === 7) {
+        closing = true;
+        socket.end();
+        return;
+      }
+    }
+    if (consumed > 0) {
+      const update = Buffer.alloc(13);
+      update.writeUIntBE(4, 0, 3);
+      update[3] = 8;
+      update.writeUInt32BE(consumed, 9);
+      out.push(update);
+    }
+    if (data.length > 0) pending = Buffer.from(data);
+    if (out.length > 0) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  };
+  socket.on('data', onData);
+  onData(undefined);
+}
+
 const sockets = new Set<Socket>();
 const server = createServer({ noDelay: true }, (socket) => {
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));
-  serve(socket);
+  socket.on('error', () => socket.destroy());
+  // HTTP/2 with prior knowledge starts with its preface; anything else is HTTP/1.1.
+  let start: Buffer = Buffer.alloc(0);
+  const sniff = (chunk: Buffer) => {
+    start = Buffer.concat([start, chunk]);
+    if (start.length < H2_PREFACE.length && H2_PREFACE.subarray(0, start.length).equals(start)) return;
+    socket.off('data', sniff);
+    if (start.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) serveHttp2(socket, start);
+    else {
+      serve(socket);
+      socket.emit('data', start);
+    }
+  };
+  socket.on('data', sniff);
 });
 
 process.on('message', (msg: { type: string; target?: number; sampleEvery?: number }) => {

@@ -36,6 +36,7 @@ export interface WorkerSettings {
   vapidSubject: string;
   timeoutMs: number;
   maxAttempts: number;
+  http2: 'always' | 'off';
   name: string;
 }
 
@@ -79,6 +80,7 @@ async function start(settings: WorkerSettings): Promise<void> {
     PUSH_TIMEOUT_MS: String(settings.timeoutMs),
     PUSH_MAX_ATTEMPTS: String(settings.maxAttempts),
     PUSH_ALLOW_INSECURE_LOOPBACK: 'true',
+    PUSH_HTTP2: settings.http2,
   });
   const push: PushConfig = {
     ...defaults.push,

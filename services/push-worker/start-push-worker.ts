@@ -77,6 +77,7 @@ export async function startPushWorker(deps: PushWorkerDeps): Promise<PushWorker>
       connectionsPerOrigin: deps.push.concurrency,
       // Every connection goes to an address checked to be public (or loopback, when allowed).
       lookup: createSafeLookup({ allowLoopback: deps.push.endpointPolicy.allowInsecureLoopback }),
+      ...(deps.push.http2 ? { http2: deps.push.http2 } : {}),
     });
   const subscriptions = createSubscriptionStore(deps.dataSource);
   const deliverDeps: DeliverPushDeps = {

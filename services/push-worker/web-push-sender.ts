@@ -1,6 +1,9 @@
-import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { isIP, type LookupFunction } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { validateHeaderName } from 'node:http';
+import net, { isIP, type LookupFunction } from 'node:net';
+import tls from 'node:tls';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
+import type { Http2Mode } from '../../shared/config/index.js';
+import { Http2Connection, UnprocessedRequestError } from './http2-connection.js';
 import { UnsafeAddressError } from './safe-lookup.js';
 
 export interface PushRequest {
@@ -33,9 +36,11 @@ const MAX_LOGGED_BODY = 512;
 const MAX_CHECKED_LITERALS = 1000;
 
 /**
- * Web Push over undici: one keep-alive pool per push-service origin, so a TLS handshake is
- * paid once per connection rather than per message, and a total deadline per request (undici's
- * own timeouts are idle timeouts; the abort signal bounds the whole exchange).
+ * Web Push over one keep-alive connection per push-service origin: HTTP/2 where the push
+ * service speaks it (`http2`), undici's HTTP/1.1 pool of `connectionsPerOrigin` connections
+ * where not. A TLS handshake is paid once per connection rather than per message, and every
+ * request has a total deadline (undici's own timeouts are idle timeouts; the deadline bounds
+ * the whole exchange).
  *
  * `lookup` (see `createSafeLookup`) decides which addresses a new connection may go to.
  */
@@ -45,26 +50,57 @@ export function createWebPushSender(options: {
   lookup?: LookupFunction;
   /** Certificate authorities to trust instead of Node's (tests: a private CA). */
   ca?: string | Buffer;
+  /** Unset: `auto` (see `PushConfig.http2`). */
+  http2?: Http2Mode;
 }): PushSender {
-  const { lookup } = options;
-  // One pool per origin, kept: a request goes straight to its pool without the URL parsing
-  // and dispatcher lookup of undici's request(url).
-  const pools = new Map<string, Pool>();
-  const poolFor = (origin: string) => {
-    let pool = pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: options.connectionsPerOrigin,
-        keepAliveTimeout: 60_000,
-        connect: {
-          timeout: Math.min(options.timeoutMs, 10_000),
-          ...(lookup ? { lookup } : {}),
-          ...(options.ca ? { ca: options.ca } : {}),
-        },
-      });
-      pools.set(origin, pool);
-    }
-    return pool;
+  const { lookup, timeoutMs } = options;
+  const http2 = options.http2 ?? 'auto';
+  const connectTimeoutMs = Math.min(timeoutMs, 10_000);
+  // One transport per origin, kept: a request goes straight to it without the URL parsing and
+  // dispatcher lookup of undici's request(url).
+  const origins = new Map<string, OriginTransport>();
+  /** `spare`: the TLS connection on which the push service chose HTTP/1.1, used first. */
+  const http1 = (origin: string, spare?: net.Socket): Http1Origin => {
+    const connector = buildConnector({
+      timeout: connectTimeoutMs,
+      ...(lookup ? { lookup } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+    });
+    const pool = new Pool(origin, {
+      connections: options.connectionsPerOrigin,
+      keepAliveTimeout: 60_000,
+      connect: (connectOptions, callback) => {
+        const socket = spare;
+        spare = undefined;
+        // Handed over on a later tick, as a connector does: undici calls the connector from its
+        // dispatch loop, and a callback from inside that call left the first request waiting.
+        if (socket && !socket.destroyed) process.nextTick(callback, null, socket);
+        else connector(connectOptions, callback);
+      },
+    });
+    const transport: Http1Origin = { pool };
+    origins.set(origin, transport);
+    return transport;
+  };
+  const transportFor = (url: URL): OriginTransport => {
+    const known = origins.get(url.origin);
+    if (known) return known;
+    const h2 = http2 === 'always' || (http2 === 'auto' && url.protocol === 'https:');
+    if (!h2) return http1(url.origin);
+    const transport = new Http2Origin(url, {
+      connectTimeoutMs,
+      ...(lookup ? { lookup } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+      require: http2 === 'always',
+      // The push service chose HTTP/1.1: from now on this origin's sends go through undici, the
+      // connection it chose on first.
+      http1: (spare) => {
+        const current = origins.get(url.origin);
+        return (current instanceof Http2Origin || !current ? http1(url.origin, spare) : current).pool;
+      },
+    });
+    origins.set(url.origin, transport);
+    return transport;
   };
   // IP-literal hosts that passed the lookup's check: an address's verdict never changes, so
   // it is checked once, not per send.
@@ -73,6 +109,18 @@ export function createWebPushSender(options: {
     await checkLiteralHost(lookup!, hostname);
     if (checkedLiterals.size >= MAX_CHECKED_LITERALS) checkedLiterals.clear();
     checkedLiterals.add(hostname);
+  };
+  const checkedNames: CheckedNames = new Map();
+  const exchange = (url: URL, push: PushRequest): Promise<PushResponse> => {
+    if (closed) return refusedAfterClose();
+    // undici refuses such headers itself, but a refused request leaves its connection waiting
+    // for a 'drain' that never comes (undici 7.30): every later send to that origin would hang.
+    const invalid = invalidHeader(push.headers, checkedNames);
+    if (invalid !== undefined) return Promise.reject(new InvalidPushHeaderError(invalid));
+    const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+    const transport = transportFor(url);
+    if (transport instanceof Http2Origin) return transport.send(path, push, timeoutMs);
+    return viaUndici(transport.pool, path, push, timeoutMs);
   };
   let closed = false;
   return {
@@ -84,21 +132,194 @@ export function createWebPushSender(options: {
       } catch (err) {
         return Promise.reject(err);
       }
-      const { hostname, origin } = url;
-      const path = url.search ? `${url.pathname}${url.search}` : url.pathname;
+      const { hostname } = url;
       if (lookup && !checkedLiterals.has(hostname) && isLiteral(hostname)) {
-        return checkLiteral(hostname).then(() =>
-          closed ? refusedAfterClose() : exchange(poolFor(origin), path, push, options.timeoutMs),
-        );
+        return checkLiteral(hostname).then(() => exchange(url, push));
       }
-      return exchange(poolFor(origin), path, push, options.timeoutMs);
+      return exchange(url, push);
     },
     async close({ abort = false } = {}) {
       closed = true;
-      await Promise.all([...pools.values()].map((pool) => (abort ? pool.destroy() : pool.close())));
-      pools.clear();
+      await Promise.all(
+        [...origins.values()].map((transport) =>
+          transport instanceof Http2Origin ? transport.close(abort) : abort ? transport.pool.destroy() : transport.pool.close(),
+        ),
+      );
+      origins.clear();
     },
   };
+}
+
+type OriginTransport = Http1Origin | Http2Origin;
+
+interface Http1Origin {
+  pool: Pool;
+}
+
+/** What connecting gives when the push service chose HTTP/1.1. */
+const NO_HTTP2 = Symbol('no HTTP/2');
+
+/** How often a send goes again on a new connection after the push service left it unprocessed. */
+const MAX_UNPROCESSED_RESENDS = 3;
+
+/**
+ * One push-service origin over HTTP/2: one connection, opened on first use and again whenever
+ * the last one stops taking requests. The connection is made to the address `lookup` checked,
+ * as undici's are.
+ */
+class Http2Origin {
+  private connection: Http2Connection | undefined;
+  private connecting: Promise<Http2Connection | typeof NO_HTTP2> | undefined;
+  private readonly all = new Set<Http2Connection>();
+  /** The connection on which the push service chose HTTP/1.1: the HTTP/1.1 pool's first. */
+  private spare: net.Socket | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly url: URL,
+    private readonly options: {
+      connectTimeoutMs: number;
+      lookup?: LookupFunction;
+      ca?: string | Buffer;
+      /** `always`: a push service without HTTP/2 is an error, not a reason for HTTP/1.1. */
+      require: boolean;
+      /** The HTTP/1.1 pool to use instead, given the connection on which the push service chose it. */
+      http1(spare: net.Socket | undefined): Pool;
+    },
+  ) {}
+
+  async send(path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
+    const deadline = Date.now() + timeoutMs;
+    for (let resend = 0; ; resend++) {
+      const connection = this.connection?.available ? this.connection : await this.connect(deadline, timeoutMs);
+      if (connection === NO_HTTP2) return viaUndici(this.options.http1(this.takeSpare()), path, push, deadline - Date.now());
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`no complete answer within ${timeoutMs} ms`);
+      try {
+        return await connection.request(path, push.headers, push.body, remaining);
+      } catch (err) {
+        // Never processed, so never a duplicate: sent again on a fresh connection.
+        if (!(err instanceof UnprocessedRequestError) || resend >= MAX_UNPROCESSED_RESENDS || this.closed) throw err;
+      }
+    }
+  }
+
+  private takeSpare(): net.Socket | undefined {
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare;
+  }
+
+  async close(abort: boolean): Promise<void> {
+    this.closed = true;
+    this.spare?.destroy();
+    await this.connecting?.catch(() => undefined);
+    await Promise.all([...this.all].map((connection) => (abort ? connection.destroy() : connection.close())));
+  }
+
+  private connect(deadline: number, timeoutMs: number): Promise<Http2Connection | typeof NO_HTTP2> {
+    if (this.closed) return refusedAfterClose();
+    if (!this.connecting) {
+      const connecting = this.open().finally(() => {
+        if (this.connecting === connecting) this.connecting = undefined;
+      });
+      this.connecting = connecting;
+    }
+    const remaining = deadline - Date.now();
+    return withDeadline(this.connecting, remaining, timeoutMs);
+  }
+
+  private async open(): Promise<Http2Connection | typeof NO_HTTP2> {
+    const { url, options } = this;
+    const socket = await connectSocket(url, options);
+    if (this.closed) {
+      socket.destroy();
+      return refusedAfterClose();
+    }
+    if (socket.alpnProtocol !== undefined && socket.alpnProtocol !== 'h2') {
+      this.spare = socket;
+      return NO_HTTP2;
+    }
+    const connection = new Http2Connection(socket, url.host, url.protocol === 'https:' ? 'https' : 'http', {
+      onUnavailable: (c) => {
+        if (this.connection === c) this.connection = undefined;
+      },
+    });
+    socket.once('close', () => this.all.delete(connection));
+    this.all.add(connection);
+    this.connection = connection;
+    return connection;
+  }
+}
+
+/**
+ * A connected socket to `url`'s origin: TLS offering `h2` by ALPN (and `http/1.1` unless HTTP/2
+ * is required; `alpnProtocol` tells which the push service chose), or plain TCP for an http://
+ * origin (HTTP/2 with prior knowledge).
+ */
+function connectSocket(
+  url: URL,
+  options: { connectTimeoutMs: number; lookup?: LookupFunction; ca?: string | Buffer; require: boolean },
+): Promise<net.Socket & { alpnProtocol?: string | false | null }> {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const secure = url.protocol === 'https:';
+  const port = Number(url.port) || (secure ? 443 : 80);
+  return new Promise((resolve, reject) => {
+    const socket = secure
+      ? tls.connect({
+          host,
+          port,
+          ...(isIP(host) ? {} : { servername: host }),
+          ALPNProtocols: options.require ? ['h2'] : ['h2', 'http/1.1'],
+          ...(options.lookup ? { lookup: options.lookup } : {}),
+          ...(options.ca ? { ca: options.ca } : {}),
+        })
+      : net.connect({ host, port, ...(options.lookup ? { lookup: options.lookup } : {}) });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`could not connect to ${url.origin} within ${options.connectTimeoutMs} ms`));
+    }, options.connectTimeoutMs);
+    const fail = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      // A TLS server that speaks none of the protocols offered ends the handshake with an alert.
+      if (err.code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') reject(notOffered(url, options.require, err));
+      else reject(err);
+    };
+    socket.once('error', fail);
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      // A server that chose no protocol by ALPN speaks HTTP/1.1.
+      const chosen = secure ? (socket as tls.TLSSocket).alpnProtocol : 'h2';
+      if (chosen === 'h2' || !options.require) {
+        resolve(socket);
+        return;
+      }
+      socket.destroy();
+      reject(notOffered(url, options.require));
+    });
+  });
+}
+
+const notOffered = (url: URL, required: boolean, cause?: Error) =>
+  new Error(`${url.origin} does not offer HTTP/2 (PUSH_HTTP2=${required ? 'always' : 'auto'})`, cause ? { cause } : {});
+
+/** `promise`, or the deadline's error if `remainingMs` passes first (the promise goes on for others). */
+function withDeadline<T>(promise: Promise<T>, remainingMs: number, timeoutMs: number): Promise<T> {
+  if (remainingMs <= 0) return Promise.reject(new Error(`no complete answer within ${timeoutMs} ms`));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no complete answer within ${timeoutMs} ms`)), remainingMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**
@@ -108,15 +329,8 @@ export function createWebPushSender(options: {
  * has got. No redirect is ever followed: a push service never redirects, and following one
  * would send us somewhere we did not check.
  */
-function exchange(pool: Pool, path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
+function viaUndici(pool: Pool, path: string, push: PushRequest, timeoutMs: number): Promise<PushResponse> {
   return new Promise((resolve, reject) => {
-    // undici refuses such headers itself, but a refused request leaves its connection waiting
-    // for a 'drain' that never comes (undici 7.30): every later send to that origin would hang.
-    const invalid = invalidHeader(push.headers);
-    if (invalid !== undefined) {
-      reject(new InvalidPushHeaderError(invalid));
-      return;
-    }
     pool.dispatch(
       { path, method: 'POST', headers: push.headers, body: push.body },
       new ExchangeHandler(resolve, reject, timeoutMs),
@@ -215,22 +429,37 @@ const FRAMING = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgra
  * allow, so that undici never refuses a request itself. Names and values are checked by
  * node:http's own rules, the same as undici's.
  */
-function invalidHeader(headers: Record<string, string>): string | undefined {
+function invalidHeader(headers: Record<string, string>, names: CheckedNames): string | undefined {
   for (const name in headers) {
     const value = headers[name]!;
-    try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-    } catch {
-      return name;
+    let kind = names.get(name);
+    if (kind === undefined) {
+      try {
+        validateHeaderName(name);
+      } catch {
+        return name;
+      }
+      const lower = name.toLowerCase();
+      if (FRAMING.has(lower)) return name;
+      kind = lower === 'content-length' ? 'length' : 'field';
+      if (names.size < MAX_CHECKED_NAMES) names.set(name, kind);
     }
-    const lower = name.toLowerCase();
-    if (FRAMING.has(lower) || (lower === 'content-length' && !/^\d+$/.test(value))) return name;
+    if (typeof value !== 'string' || INVALID_VALUE.test(value) || (kind === 'length' && !/^\d+$/.test(value))) return name;
   }
   return undefined;
 }
 
-const refusedAfterClose = () => Promise.reject<PushResponse>(new Error('push sender is closed'));
+/**
+ * Header names that passed, and whether each is a Content-Length: a push's names are the same
+ * few every time, so each is checked once per sender.
+ */
+type CheckedNames = Map<string, 'field' | 'length'>;
+const MAX_CHECKED_NAMES = 64;
+
+/** A character node:http refuses in a field value (its `validateHeaderValue` rule, RFC 9110 §5.5). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+const refusedAfterClose = <T = PushResponse>() => Promise.reject<T>(new Error('push sender is closed'));
 
 const isLiteral = (hostname: string) => hostname.startsWith('[') || isIP(hostname) !== 0;
 

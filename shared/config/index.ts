@@ -9,6 +9,7 @@ export type {
   HttpConfig,
   AuthConfig,
   PushConfig,
+  Http2Mode,
   InboxConfig,
   PortSetting,
 } from './load-config.js';

@@ -103,7 +103,15 @@ export interface PushConfig {
    * Unset: 20 s.
    */
   shutdownTimeoutMs?: number;
+  /**
+   * HTTP/2 to push services. `auto`: when an https push service offers it (TLS ALPN), else
+   * HTTP/1.1; plain http:// (loopback, when allowed) always HTTP/1.1. `always`: HTTP/2 only,
+   * with prior knowledge on plain http://. `off`: HTTP/1.1 only. Unset: `auto`.
+   */
+  http2?: Http2Mode;
 }
+
+export type Http2Mode = 'auto' | 'always' | 'off';
 
 export interface InboxConfig {
   /** Seen inbox items are purged this many days after they were seen; unseen ones stay. */
@@ -229,6 +237,7 @@ const schema = z
   INBOX_UNSEEN_WINDOW_MS: count(0, 10_000, 250),
   NOTIFICATION_RETENTION_DAYS: count(0, 3650, 30),
   PUSH_SHUTDOWN_TIMEOUT_MS: count(0, 600_000, 20_000),
+  PUSH_HTTP2: z.enum(['auto', 'always', 'off']).default('auto'),
   })
   .superRefine((e, ctx) => {
     if (e.VAPID_PUBLIC_KEY === undefined && e.VAPID_PRIVATE_KEY === undefined) return;
@@ -310,6 +319,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       jobLockMs: e.PUSH_JOB_LOCK_MS,
       staleAfterDays: e.PUSH_STALE_AFTER_DAYS,
       shutdownTimeoutMs: e.PUSH_SHUTDOWN_TIMEOUT_MS,
+      http2: e.PUSH_HTTP2,
     },
     inbox: {
       seenRetentionDays: e.INBOX_SEEN_RETENTION_DAYS,

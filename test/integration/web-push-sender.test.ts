@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, LookupFunction, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -249,12 +250,113 @@ describe('createWebPushSender', function () {
   });
 });
 
+describe('createWebPushSender over HTTP/2 with prior knowledge', function () {
+  let server: http2.Http2Server;
+  let origin: string;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  /** How the next streams are treated, in turn; then answered 201. */
+  let treatments: ('goaway' | 'refuse' | 'hang')[] = [];
+  let streams = 0;
+  let sessionCount = 0;
+
+  before(async function () {
+    server = http2.createServer();
+    server.on('session', (session) => {
+      sessionCount++;
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    server.on('stream', (stream) => {
+      streams++;
+      stream.on('error', () => undefined);
+      stream.resume();
+      stream.on('end', () => {
+        const treatment = treatments.shift();
+        if (treatment === 'goaway') {
+          stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+          stream.respond({ ':status': 201 }, { endStream: true });
+        }
+        else if (treatment === 'refuse') stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        else if (treatment !== 'hang') stream.respond({ ':status': 201 }, { endStream: true });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  beforeEach(function () {
+    treatments = [];
+    streams = 0;
+  });
+
+  after(async function () {
+    for (const session of sessions) session.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const push = (path: string) => ({ endpoint: `${origin}${path}`, headers: { ttl: '60' }, body: Buffer.from('x') });
+
+  it('sends again what the push service refused (REFUSED_STREAM), and what a GOAWAY left out, on a new connection', async function () {
+    const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 4, http2: 'always' });
+    try {
+      treatments = ['refuse'];
+      expect((await sender.send(push('/refused'))).status).to.equal(201);
+      expect(streams).to.equal(2);
+
+      // The first stream is answered after a GOAWAY that names it the last one processed: the
+      // second, sent beside it, goes again on a connection of its own.
+      const sessionsBefore = sessionCount;
+      treatments = ['goaway'];
+      const answers = await Promise.all([sender.send(push('/first')), sender.send(push('/second'))]);
+      expect(answers.map((a) => a.status)).to.deep.equal([201, 201]);
+      expect(sessionCount - sessionsBefore).to.equal(1);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('gives up after a few unprocessed attempts rather than looping', async function () {
+    const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 4, http2: 'always' });
+    try {
+      treatments = Array(10).fill('refuse');
+      const err = await sender.send(push('/p')).then(
+        () => expect.fail('answered'),
+        (e: Error) => e,
+      );
+      expect(err.message).to.match(/did not process the request: stream refused/);
+      expect(streams).to.equal(4);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('close() waits for the sends under way; close({ abort }) ends them at once', async function () {
+    const gentle = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 4, http2: 'always' });
+    treatments = ['hang'];
+    const hung = gentle.send(push('/hang')).catch((e: Error) => e);
+    while (streams < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = Date.now();
+    await gentle.close({ abort: true });
+    expect(await hung).to.be.instanceOf(Error);
+    expect(Date.now() - started).to.be.below(1_000);
+
+    const patient = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 4, http2: 'always' });
+    const sending = patient.send(push('/ok'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await patient.close();
+    expect((await sending).status).to.equal(201);
+    expect(await patient.send(push('/ok')).catch((e: Error) => e.message)).to.equal('push sender is closed');
+  });
+});
+
 describe('createWebPushSender over TLS', function () {
   let dir: string;
   let cert: Buffer;
   let server: ReturnType<typeof createHttpsServer>;
+  let key: Buffer;
   let origin: string;
   let handshakes = 0;
+  let versions: string[] = [];
 
   before(async function () {
     // A throwaway CA-less certificate for 127.0.0.1, made here: no key is kept in the repository.
@@ -265,7 +367,9 @@ describe('createWebPushSender over TLS', function () {
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'ignore' });
     cert = readFileSync(join(dir, 'cert.pem'));
-    server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+    key = readFileSync(join(dir, 'key.pem'));
+    server = createHttpsServer({ key, cert }, (req, res) => {
+      versions.push(req.httpVersion);
       req.resume();
       req.on('end', () => res.writeHead(201).end());
     });
@@ -285,12 +389,77 @@ describe('createWebPushSender over TLS', function () {
   it('sends over TLS and pays a handshake per connection, not per message', async function () {
     const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, ca: cert });
     handshakes = 0;
+    versions = [];
     try {
       for (let i = 0; i < 10; i++) expect((await sender.send(push())).status).to.equal(201);
     } finally {
       await sender.close();
     }
+    // The push service chose HTTP/1.1 by ALPN: the connection it did so on is the pool's first.
     expect(handshakes).to.be.within(1, 2);
+    expect(versions).to.deep.equal(Array(10).fill('1.1'));
+  });
+
+  /** An HTTP/2 push service over TLS, that also speaks HTTP/1.1 to a client that asks for it. */
+  async function startHttp2Service(): Promise<{ origin: string; versions: string[]; handshakes: () => number; close(): Promise<void> }> {
+    const seen: string[] = [];
+    let count = 0;
+    const h2 = http2.createSecureServer({ key, cert, allowHTTP1: true }, (req, res) => {
+      seen.push(req.httpVersion);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201);
+        res.end();
+      });
+    });
+    h2.on('secureConnection', () => count++);
+    const sessions = new Set<http2.ServerHttp2Session>();
+    h2.on('session', (session) => sessions.add(session));
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    return {
+      origin: `https://127.0.0.1:${(h2.address() as AddressInfo).port}`,
+      versions: seen,
+      handshakes: () => count,
+      close: async () => {
+        for (const session of sessions) session.destroy();
+        await new Promise((resolve) => h2.close(resolve));
+      },
+    };
+  }
+
+  it('speaks HTTP/2 to a push service that offers it by ALPN: one connection for many sends at once', async function () {
+    const service = await startHttp2Service();
+    const sender = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 8, ca: cert });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => sender.send({ endpoint: `${service.origin}/push/${i}`, headers: { ttl: '60' }, body: Buffer.from('x') })),
+      );
+      expect(answers.map((a) => a.status)).to.deep.equal(Array(30).fill(201));
+      expect(service.versions).to.deep.equal(Array(30).fill('2.0'));
+      expect(service.handshakes()).to.equal(1);
+    } finally {
+      await sender.close();
+      await service.close();
+    }
+  });
+
+  it('with http2 off never offers HTTP/2; with always refuses a push service without it', async function () {
+    const service = await startHttp2Service();
+    const off = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, ca: cert, http2: 'off' });
+    const always = createWebPushSender({ timeoutMs: 5_000, connectionsPerOrigin: 2, ca: cert, http2: 'always' });
+    try {
+      expect((await off.send({ endpoint: `${service.origin}/p`, headers: {}, body: Buffer.from('x') })).status).to.equal(201);
+      expect(service.versions).to.deep.equal(['1.1']);
+      const err = await always.send(push()).then(
+        () => expect.fail('sent over HTTP/1.1 though HTTP/2 was required'),
+        (e: Error) => e,
+      );
+      expect(err.message).to.match(/does not offer HTTP\/2/);
+    } finally {
+      await off.close();
+      await always.close();
+      await service.close();
+    }
   });
 
   it('refuses a push service whose certificate it cannot verify', async function () {

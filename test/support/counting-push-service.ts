@@ -1,4 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 export interface CountedPush {
@@ -6,6 +7,8 @@ export interface CountedPush {
   body: Buffer;
   /** When the body had arrived, as `performance.now()`. */
   at: number;
+  /** `1.1` or `2.0`. */
+  httpVersion: string;
   /** When the 201 was written, as `performance.now()` (a dead sender never reads it). */
   answeredAt?: number;
 }
@@ -19,29 +22,50 @@ export interface CountedPush {
 export class CountingPushService {
   readonly byPath = new Map<string, CountedPush[]>();
   private readonly waiters: (() => void)[] = [];
-  private server: Server | undefined;
+  private server: Server | http2.Http2Server | undefined;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
   origin = '';
 
-  constructor(private readonly delayMs: number) {}
+  /** `http2`: HTTP/2 with prior knowledge (node:http2) instead of HTTP/1.1. */
+  constructor(
+    private readonly delayMs: number,
+    private readonly options: { http2?: boolean } = {},
+  ) {}
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
+    const handle = (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const path = req.url ?? '/';
-        const push: CountedPush = { headers: req.headers, body: Buffer.concat(chunks), at: performance.now() };
+        const push: CountedPush = {
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          at: performance.now(),
+          httpVersion: req.httpVersion,
+        };
         this.byPath.set(path, [...(this.byPath.get(path) ?? []), push]);
         for (const wake of this.waiters.splice(0)) wake();
         setTimeout(() => {
           push.answeredAt = performance.now();
-          res.writeHead(201).end();
+          res.writeHead(201);
+          res.end();
         }, this.delayMs);
       });
       // The sender may die mid-request; that is the point of the test, not an error.
       req.on('error', () => undefined);
       res.on('error', () => undefined);
-    });
+    };
+    if (this.options.http2) {
+      const server = http2.createServer(handle);
+      server.on('session', (session) => {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(handle);
+    }
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -73,7 +97,8 @@ export class CountingPushService {
   }
 
   async close(): Promise<void> {
-    this.server?.closeAllConnections();
+    if (this.server && 'closeAllConnections' in this.server) this.server.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
     await new Promise((resolve) => this.server?.close(resolve));
   }
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { checkPushRequest, type PushFindings, type RegisteredBrowser } from './push-request-checks.js';
 
@@ -18,24 +19,42 @@ export interface ReceivedPush extends PushFindings {
   body: Buffer;
   /** When the request arrived (epoch ms). */
   at: number;
+  /** `1.1` or `2.0`. */
+  httpVersion: string;
   answer: PushAnswer;
 }
 
 /**
  * A push service on loopback, as FCM or autopush would be: records every request with what
  * a real push service would find wrong with it (see push-request-checks.ts), and answers each
- * path from its script (201 by default).
+ * path from its script (201 by default). HTTP/1.1 (node:http), or with `http2` HTTP/2 with
+ * prior knowledge (node:http2: the independent implementation the worker's own client is held
+ * to; the worker reaches it with `PUSH_HTTP2=always`).
  */
 export class LocalPushService {
   readonly received: ReceivedPush[] = [];
   private readonly scripts = new Map<string, PushAnswer[]>();
   private readonly browsers = new Map<string, RegisteredBrowser>();
   private readonly waiters: (() => void)[] = [];
-  private server: Server | undefined;
+  private server: Server | http2.Http2Server | undefined;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
   origin = '';
 
+  constructor(private readonly options: { http2?: boolean } = {}) {}
+
   async start(): Promise<this> {
-    this.server = createServer((req, res) => this.handle(req, res));
+    const handle = (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) =>
+      this.handle(req, res);
+    if (this.options.http2) {
+      const server = http2.createServer(handle);
+      server.on('session', (session) => {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(handle);
+    }
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -88,11 +107,12 @@ export class LocalPushService {
 
   async close(): Promise<void> {
     // Also ends the requests left hanging.
-    this.server?.closeAllConnections();
+    if (this.server && 'closeAllConnections' in this.server) this.server.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse): void {
     const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -104,11 +124,14 @@ export class LocalPushService {
         { method: req.method ?? '', headers: req.headers, body },
         { origin: this.origin, arrivedAt: at, browser: this.browsers.get(path) },
       );
-      this.received.push({ path, headers: req.headers, body, at, answer, ...findings });
-      if (answer === 'reset') req.socket.resetAndDestroy();
-      else if (answer !== 'hang') {
+      this.received.push({ path, headers: req.headers, body, at, httpVersion: req.httpVersion, answer, ...findings });
+      if (answer === 'reset') {
+        if ('stream' in req) req.stream.session?.destroy();
+        else req.socket.resetAndDestroy();
+      } else if (answer !== 'hang') {
         const { status, headers, body: text } = typeof answer === 'number' ? { status: answer } : answer;
-        res.writeHead(status, headers).end(text);
+        res.writeHead(status, headers);
+        res.end(text ?? '');
       }
       for (const wake of this.waiters.splice(0)) wake();
     });

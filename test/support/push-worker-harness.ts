@@ -115,7 +115,7 @@ export class PushWorkerHarness {
   }
 
   async pushService(): Promise<LocalPushService> {
-    const service = await new LocalPushService().start();
+    const service = await new LocalPushService({ http2: this.config.http2 === 'always' }).start();
     this.services.push(service);
     return service;
   }

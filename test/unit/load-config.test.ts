@@ -100,6 +100,7 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_SERVICE_PER_MINUTE', 'lots'],
     ['RATE_LIMIT_IP_PER_MINUTE', '1.5'],
     ['HTTP_TRUSTED_PROXIES', 'proxy.local'],
+    ['PUSH_HTTP2', 'yes'],
   ];
   for (const [variable, value] of badSettings) {
     it(`rejects ${variable}=${value} with a ConfigError naming ${variable}`, () => {
@@ -193,6 +194,12 @@ describe('loadConfig', () => {
       .to.have.property('allowInsecureLoopback', true);
     expect(loadConfig({ PUSH_ALLOW_INSECURE_LOOPBACK: '0' }).push.endpointPolicy)
       .to.have.property('allowInsecureLoopback', false);
+  });
+
+  it('speaks HTTP/2 to push services that offer it unless PUSH_HTTP2 says otherwise', () => {
+    expect(loadConfig({}).push.http2).to.equal('auto');
+    expect(loadConfig({ PUSH_HTTP2: 'off' }).push.http2).to.equal('off');
+    expect(loadConfig({ PUSH_HTTP2: 'always' }).push.http2).to.equal('always');
   });
 
   it('parses API_KEYS into the auth settings', () => {

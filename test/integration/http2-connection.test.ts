@@ -1,0 +1,272 @@
+import http2 from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import {
+  Http2Connection,
+  Http2ConnectionError,
+  UnprocessedRequestError,
+} from '../../services/push-worker/http2-connection.js';
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** Every test's peer is node:http2 (nghttp2): an implementation independent of ours. */
+describe('Http2Connection against node:http2', function () {
+  this.timeout(10_000);
+  let server: http2.Http2Server;
+  let port: number;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const connections: Http2Connection[] = [];
+  let onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+
+  async function start(settings: http2.Settings = {}): Promise<void> {
+    server = http2.createServer({ settings });
+    server.on('session', (session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    server.on('stream', (stream, headers) => onStream(stream, headers));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  }
+
+  async function connect(options: { idleTimeoutMs?: number } = {}): Promise<Http2Connection> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const connection = new Http2Connection(socket, `127.0.0.1:${port}`, 'http', options);
+    connections.push(connection);
+    return connection;
+  }
+
+  /** The stream's body, then `answer` with it. */
+  function reading(answer: (stream: http2.ServerHttp2Stream, body: Buffer, headers: http2.IncomingHttpHeaders) => void) {
+    return (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      // A stream the client cancels or the server refuses errors here: that is the test's point.
+      stream.on('error', () => undefined);
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => answer(stream, Buffer.concat(chunks), headers));
+    };
+  }
+
+  afterEach(async function () {
+    for (const c of connections.splice(0)) c.destroy();
+    for (const s of sessions) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+
+  it('sends a POST with its headers and body, and reads the status, headers and an error body', async function () {
+    await start();
+    const seen: http2.IncomingHttpHeaders[] = [];
+    onStream = reading((stream, body, headers) => {
+      seen.push(headers);
+      if (headers[':path'] === '/gone') {
+        stream.respond({ ':status': 410, 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
+        stream.end(`no such subscription (${body.length} octets)`);
+      } else {
+        stream.respond({ ':status': 201, ttl: '60', location: 'https://push.example/m/1' }, { endStream: true });
+      }
+    });
+    const connection = await connect();
+    const body = Buffer.alloc(3000, 7);
+    const headers = { TTL: '60', 'content-encoding': 'aes128gcm', urgency: 'high', 'content-length': '3000' };
+    const created = await connection.request('/push/1?x=1', headers, body, 2_000);
+    expect(created.status).to.equal(201);
+    expect(created.headers).to.include({ ttl: '60', location: 'https://push.example/m/1' });
+    expect(created.text).to.equal('');
+    const gone = await connection.request('/gone', headers, body, 2_000);
+    expect(gone.status).to.equal(410);
+    expect(gone.headers['set-cookie']).to.deep.equal(['a=1', 'b=2']);
+    expect(gone.text).to.equal('no such subscription (3000 octets)');
+    expect(seen[0]).to.include({
+      ':method': 'POST',
+      ':scheme': 'http',
+      ':authority': `127.0.0.1:${port}`,
+      ':path': '/push/1?x=1',
+      ttl: '60',
+      'content-encoding': 'aes128gcm',
+      urgency: 'high',
+      'content-length': '3000',
+    });
+  });
+
+  it("decodes every header value nghttp2 sends, Huffman-coded or not, through the dynamic table's evictions", async function () {
+    await start();
+    // Each printable character (and tab) after a run of 'a': short codes make nghttp2 choose
+    // Huffman for every value, so each character's code is decoded at least once.
+    const symbols = ['\t', ...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))];
+    const values = symbols.map((symbol) => `${'a'.repeat(24)}${symbol}${'0'.repeat(8)}`);
+    onStream = reading((stream, _body, headers) => {
+      const round = Number(headers['x-round']);
+      // Values change per round: the table fills with new entries and evicts old ones (4096 octets).
+      const answer: http2.OutgoingHttpHeaders = { ':status': 202 };
+      values.forEach((value, i) => (answer[`x-v${i}`] = `${value}${round % 3}`));
+      stream.respond(answer, { endStream: true });
+    });
+    const connection = await connect();
+    for (let round = 0; round < 12; round++) {
+      const { status, headers } = await connection.request('/h', { 'x-round': String(round) }, Buffer.from('x'), 2_000);
+      expect(status).to.equal(202);
+      values.forEach((value, i) => expect(headers[`x-v${i}`], `round ${round}, value ${i}`).to.equal(`${value}${round % 3}`));
+    }
+  });
+
+  it("keeps to the server's limit on concurrent streams and answers every request", async function () {
+    await start({ maxConcurrentStreams: 5 });
+    let open = 0;
+    let peak = 0;
+    onStream = reading((stream) => {
+      open++;
+      peak = Math.max(peak, open);
+      setTimeout(() => {
+        open--;
+        stream.respond({ ':status': 201 }, { endStream: true });
+      }, 5);
+    });
+    const connection = await connect();
+    // The server's SETTINGS come with its first frames: until then the limit is unknown.
+    await connection.request('/first', {}, Buffer.from('x'), 2_000);
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => connection.request(`/p/${i}`, {}, Buffer.from('x'), 5_000)),
+    );
+    expect(answers.every((a) => a.status === 201)).to.equal(true);
+    expect(peak).to.equal(5);
+  });
+
+  it('sends bodies larger than the flow-control windows as the server opens them', async function () {
+    // A 1000-octet stream window, and 40 bodies of 4000 against the connection's 65,535.
+    await start({ initialWindowSize: 1000 });
+    onStream = reading((stream, body) => stream.respond({ ':status': 201, 'x-sum': String(sum(body)) }, { endStream: true }));
+    const connection = await connect();
+    const bodies = Array.from({ length: 40 }, (_, i) => Buffer.alloc(4000, i + 1));
+    const answers = await Promise.all(bodies.map((body, i) => connection.request(`/big/${i}`, {}, body, 5_000)));
+    answers.forEach((answer, i) => expect(answer.headers['x-sum'], `body ${i}`).to.equal(String(sum(bodies[i]!))));
+  });
+
+  it('cancels a stream at its deadline and the connection carries on', async function () {
+    await start();
+    const closedWith: number[] = [];
+    onStream = reading((stream, _body, headers) => {
+      if (headers[':path'] === '/hang') stream.on('close', () => closedWith.push(stream.rstCode));
+      else stream.respond({ ':status': 201 }, { endStream: true });
+    });
+    const connection = await connect();
+    const started = Date.now();
+    const err = await rejection(connection.request('/hang', {}, Buffer.from('x'), 200));
+    expect(err.message).to.match(/no complete answer within 200 ms/);
+    expect(Date.now() - started).to.be.below(1_000);
+    expect((await connection.request('/ok', {}, Buffer.from('x'), 2_000)).status).to.equal(201);
+    expect(closedWith).to.deep.equal([NGHTTP2_CANCEL]);
+  });
+
+  it('rejects the streams a GOAWAY left out as unprocessed, and finishes the others', async function () {
+    await start();
+    const waiting: http2.ServerHttp2Stream[] = [];
+    onStream = reading((stream) => waiting.push(stream));
+    const connection = await connect();
+    const sends = Array.from({ length: 4 }, (_, i) =>
+      connection.request(`/p/${i}`, {}, Buffer.from('x'), 5_000).then(
+        (answer) => answer.status,
+        (err: Error) => err,
+      ),
+    );
+    while (waiting.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Streams 1 and 3 are processed; 5 and 7 are not.
+    waiting[0]!.session!.goaway(NGHTTP2_NO_ERROR, 3);
+    waiting[0]!.respond({ ':status': 201 }, { endStream: true });
+    waiting[1]!.respond({ ':status': 201 }, { endStream: true });
+    const outcomes = await Promise.all(sends);
+    expect(outcomes.slice(0, 2)).to.deep.equal([201, 201]);
+    expect(outcomes[2]).to.be.instanceOf(UnprocessedRequestError);
+    expect(outcomes[3]).to.be.instanceOf(UnprocessedRequestError);
+    expect(connection.available).to.equal(false);
+    expect(await rejection(connection.request('/late', {}, Buffer.from('x'), 1_000))).to.be.instanceOf(UnprocessedRequestError);
+  });
+
+  it('rejects a refused stream as unprocessed, and a reset one as a failure', async function () {
+    await start();
+    onStream = reading((stream, _body, headers) => stream.close(headers[':path'] === '/refuse' ? NGHTTP2_REFUSED_STREAM : 2));
+    const connection = await connect();
+    expect(await rejection(connection.request('/refuse', {}, Buffer.from('x'), 2_000))).to.be.instanceOf(UnprocessedRequestError);
+    const reset = await rejection(connection.request('/reset', {}, Buffer.from('x'), 2_000));
+    expect(reset).to.be.instanceOf(Http2ConnectionError);
+    expect(reset.message).to.match(/reset the stream \(HTTP\/2 error 2\)/);
+    expect(connection.available).to.equal(true);
+  });
+
+  it('fails the requests under way when the server drops the connection', async function () {
+    await start();
+    onStream = reading((stream) => stream.session!.destroy());
+    const connection = await connect();
+    expect(await rejection(connection.request('/p', {}, Buffer.from('x'), 2_000))).to.be.instanceOf(Http2ConnectionError);
+    expect(connection.available).to.equal(false);
+  });
+
+  it("answers the server's PING", async function () {
+    await start();
+    onStream = reading((stream) => stream.respond({ ':status': 201 }, { endStream: true }));
+    const connection = await connect();
+    await connection.request('/p', {}, Buffer.from('x'), 2_000);
+    const [session] = sessions;
+    const rtt = await new Promise<number>((resolve, reject) =>
+      session!.ping((err, duration) => (err ? reject(err) : resolve(duration))),
+    );
+    expect(rtt).to.be.a('number');
+  });
+
+  it('close() waits for the requests under way; an idle connection closes itself', async function () {
+    await start();
+    onStream = reading((stream) => setTimeout(() => stream.respond({ ':status': 201 }, { endStream: true }), 100));
+    const connection = await connect();
+    const sending = connection.request('/slow', {}, Buffer.from('x'), 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await connection.close();
+    expect((await sending).status).to.equal(201);
+    expect(connection.available).to.equal(false);
+
+    const idle = await connect({ idleTimeoutMs: 100 });
+    await idle.request('/slow', {}, Buffer.from('x'), 2_000);
+    const [session] = sessions;
+    await new Promise((resolve) => session!.once('close', resolve));
+    expect(idle.available).to.equal(false);
+  });
+
+  it('ends every request with a connection error when the server breaks the protocol', async function () {
+    // Not nghttp2: a server that answers the preface with DATA on stream 0.
+    const raw = net.createServer((socket) => socket.once('data', () => socket.write(Buffer.from([0, 0, 1, 0, 0, 0, 0, 0, 0, 0x61]))));
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    server = http2.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const received: Buffer[] = [];
+    const ended = new Promise((resolve) =>
+      raw.on('connection', (socket) => socket.on('data', (d: Buffer) => received.push(d)).on('end', resolve)),
+    );
+    try {
+      const socket = net.connect((raw.address() as AddressInfo).port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const connection = new Http2Connection(socket, 'raw', 'http');
+      connections.push(connection);
+      const err = await rejection(connection.request('/p', {}, Buffer.from('x'), 2_000));
+      expect(err).to.be.instanceOf(Http2ConnectionError);
+      expect(err.message).to.match(/DATA on stream 0/);
+      // Its last words: GOAWAY (type 7) with PROTOCOL_ERROR (1).
+      await ended;
+      const sent = Buffer.concat(received);
+      const goAway = sent.subarray(sent.length - 17);
+      expect([goAway[3], goAway.readUInt32BE(13)]).to.deep.equal([7, 1]);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+function sum(body: Buffer): number {
+  let total = 0;
+  for (const octet of body) total += octet;
+  return total;
+}
