@@ -237,6 +237,9 @@ class Http2Origin {
       return refusedAfterClose();
     }
     if (socket.alpnProtocol !== undefined && socket.alpnProtocol !== 'h2') {
+      // Until undici takes it (with its own listeners), an error must not go unheard: the pool
+      // sees a destroyed socket and connects anew.
+      socket.on('error', ignore);
       this.spare = socket;
       return NO_HTTP2;
     }
@@ -458,6 +461,8 @@ const MAX_CHECKED_NAMES = 64;
 
 /** A character node:http refuses in a field value (its `validateHeaderValue` rule, RFC 9110 §5.5). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+const ignore = () => undefined;
 
 const refusedAfterClose = <T = PushResponse>() => Promise.reject<T>(new Error('push sender is closed'));
 

@@ -1,6 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import {
   createSafeLookup,
@@ -9,6 +6,7 @@ import {
 } from '../../services/push-worker/safe-lookup.js';
 import { createWebPushSender, type PushSender } from '../../services/push-worker/web-push-sender.js';
 import { LocalPushService } from '../support/local-push-service.js';
+import { startLoopbackHttpServer, type AnyRequest, type AnyResponse } from '../support/loopback-http-server.js';
 
 /** A fake DNS: answers each name from a script, one answer per call; throws on anything else. */
 function fakeDns(script: Record<string, string[][]>): ResolveHost & { calls: string[] } {
@@ -23,34 +21,8 @@ function fakeDns(script: Record<string, string[][]>): ResolveHost & { calls: str
   return Object.assign(resolve, { calls });
 }
 
-type Handler = (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => void;
-
-/**
- * A plain HTTP server on loopback, port 0, for answers LocalPushService does not give: HTTP/1.1,
- * or HTTP/2 with prior knowledge (`http2`).
- */
-async function startServer(http2Server: boolean, handler: Handler): Promise<{ port: number; server: Server | http2.Http2Server }> {
-  const server = http2Server ? http2.createServer(handler) : createServer(handler);
-  if (http2Server) server.on('session', (session: http2.ServerHttp2Session) => sessionsOf(server).add(session));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, server };
-}
-
-const sessions = new WeakMap<object, Set<http2.ServerHttp2Session>>();
-function sessionsOf(server: object): Set<http2.ServerHttp2Session> {
-  let set = sessions.get(server);
-  if (!set) sessions.set(server, (set = new Set()));
-  return set;
-}
-
-async function stopServer(server: Server | http2.Http2Server): Promise<void> {
-  if ('closeAllConnections' in server) server.closeAllConnections();
-  for (const session of sessionsOf(server)) session.destroy();
-  await new Promise((resolve) => server.close(resolve));
-}
-
 /** Answers 201 and closes the connection: each send has to connect anew. */
-function answerAndClose(req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse): void {
+function answerAndClose(req: AnyRequest, res: AnyResponse): void {
   req.resume().on('end', () => {
     if ('stream' in req) {
       res.writeHead(201);
@@ -151,7 +123,7 @@ for (const http2Mode of ['off', 'always'] as const) {
 
     it('checks again on each new connection: a name that turns private is refused on the next send', async function () {
       // This push service closes every connection after answering, so each send connects anew.
-      const closing = await startServer(overHttp2, answerAndClose);
+      const closing = await startLoopbackHttpServer(overHttp2, answerAndClose);
       let received = 0;
       closing.server.on('request', () => received++);
       try {
@@ -167,7 +139,7 @@ for (const http2Mode of ['off', 'always'] as const) {
         expect(dns.calls).to.deep.equal(['push.test', 'push.test']);
         expect(received).to.equal(1);
       } finally {
-        await stopServer(closing.server);
+        await closing.close();
       }
     });
 
@@ -187,7 +159,7 @@ for (const http2Mode of ['off', 'always'] as const) {
 
     it('does not follow a redirect from the push service', async function () {
       const landing = pushService.endpoint('/landed');
-      const redirecting = await startServer(overHttp2, (req, res) => {
+      const redirecting = await startLoopbackHttpServer(overHttp2, (req, res) => {
         req.resume().on('end', () => {
           res.writeHead(307, { location: landing });
           res.end();
@@ -202,7 +174,7 @@ for (const http2Mode of ['off', 'always'] as const) {
         expect(res.headers['location']).to.equal(landing);
         expect(pushService.received).to.have.length(0);
       } finally {
-        await stopServer(redirecting.server);
+        await redirecting.close();
       }
     });
 
@@ -221,9 +193,9 @@ for (const http2Mode of ['off', 'always'] as const) {
     });
 
     it('still rejects a plain network failure with its own error, not a refusal', async function () {
-      const closed = await startServer(overHttp2, () => undefined);
+      const closed = await startLoopbackHttpServer(overHttp2, () => undefined);
       const closedPort = closed.port;
-      await stopServer(closed.server);
+      await closed.close();
       const send = senderWith(fakeDns({ 'push.test': [['127.0.0.1']] }), true).send;
 
       const err = await send(push(`http://push.test:${closedPort}/x`)).catch((e: unknown) => e);

@@ -1,6 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startLoopbackHttpServer, type AnyRequest, type AnyResponse, type LoopbackHttpServer } from './loopback-http-server.js';
 
 export interface CountedPush {
   headers: IncomingHttpHeaders;
@@ -22,8 +21,7 @@ export interface CountedPush {
 export class CountingPushService {
   readonly byPath = new Map<string, CountedPush[]>();
   private readonly waiters: (() => void)[] = [];
-  private server: Server | http2.Http2Server | undefined;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private server: LoopbackHttpServer | undefined;
   origin = '';
 
   /** `http2`: HTTP/2 with prior knowledge (node:http2) instead of HTTP/1.1. */
@@ -33,7 +31,7 @@ export class CountingPushService {
   ) {}
 
   async start(): Promise<this> {
-    const handle = (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => {
+    const handle = (req: AnyRequest, res: AnyResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -56,18 +54,8 @@ export class CountingPushService {
       req.on('error', () => undefined);
       res.on('error', () => undefined);
     };
-    if (this.options.http2) {
-      const server = http2.createServer(handle);
-      server.on('session', (session) => {
-        this.sessions.add(session);
-        session.once('close', () => this.sessions.delete(session));
-      });
-      this.server = server;
-    } else {
-      this.server = createServer(handle);
-    }
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLoopbackHttpServer(this.options.http2 ?? false, handle);
+    this.origin = this.server.origin;
     return this;
   }
 
@@ -97,8 +85,6 @@ export class CountingPushService {
   }
 
   async close(): Promise<void> {
-    if (this.server && 'closeAllConnections' in this.server) this.server.closeAllConnections();
-    for (const session of this.sessions) session.destroy();
-    await new Promise((resolve) => this.server?.close(resolve));
+    await this.server?.close();
   }
 }

@@ -1,6 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startLoopbackHttpServer, type AnyRequest, type AnyResponse, type LoopbackHttpServer } from './loopback-http-server.js';
 import { checkPushRequest, type PushFindings, type RegisteredBrowser } from './push-request-checks.js';
 
 /**
@@ -36,27 +35,14 @@ export class LocalPushService {
   private readonly scripts = new Map<string, PushAnswer[]>();
   private readonly browsers = new Map<string, RegisteredBrowser>();
   private readonly waiters: (() => void)[] = [];
-  private server: Server | http2.Http2Server | undefined;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private server: LoopbackHttpServer | undefined;
   origin = '';
 
   constructor(private readonly options: { http2?: boolean } = {}) {}
 
   async start(): Promise<this> {
-    const handle = (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) =>
-      this.handle(req, res);
-    if (this.options.http2) {
-      const server = http2.createServer(handle);
-      server.on('session', (session) => {
-        this.sessions.add(session);
-        session.once('close', () => this.sessions.delete(session));
-      });
-      this.server = server;
-    } else {
-      this.server = createServer(handle);
-    }
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLoopbackHttpServer(this.options.http2 ?? false, (req, res) => this.handle(req, res));
+    this.origin = this.server.origin;
     return this;
   }
 
@@ -107,12 +93,10 @@ export class LocalPushService {
 
   async close(): Promise<void> {
     // Also ends the requests left hanging.
-    if (this.server && 'closeAllConnections' in this.server) this.server.closeAllConnections();
-    for (const session of this.sessions) session.destroy();
-    await new Promise((resolve) => this.server?.close(resolve));
+    await this.server?.close();
   }
 
-  private handle(req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse): void {
+  private handle(req: AnyRequest, res: AnyResponse): void {
     const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
