@@ -93,6 +93,13 @@ const FRAME_HEADER = 9;
 /** Our receive window for the whole connection: answers are small, so it is topped up rarely. */
 const CONNECTION_RECEIVE_WINDOW = 16 * 1024 * 1024;
 const MAX_LOGGED_BODY = 512;
+/** The largest header block we take from a push service (an answer's is a few hundred octets). */
+const MAX_HEADER_BLOCK = 64 * 1024;
+/**
+ * Octets queued on the socket beyond which the push service is taken to have stopped reading:
+ * a connection's requests in flight are bounded by the send slots, far below this.
+ */
+const MAX_UNWRITTEN = 1024 * 1024;
 /** The last client stream id (odd) a connection may use. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
 
@@ -109,6 +116,8 @@ class Http2Stream {
   started = false;
   /** A header block of this stream was decoded (the answer's head has come). */
   answered = false;
+  /** The connection's count of reads when the stream started (see `deadline`). */
+  readsAtStart = 0;
   done = false;
   timer: NodeJS.Timeout | undefined;
 
@@ -139,7 +148,9 @@ export class Http2Connection {
   /** Requests waiting for the push service's limit on concurrent streams. */
   private readonly waiting: Http2Stream[] = [];
   /** Streams with body octets waiting for a flow-control window. */
-  private blocked: Http2Stream[] = [];
+  private readonly blocked = new Set<Http2Stream>();
+  /** Reads from the socket so far: a deadline with none since its stream started means a dead peer. */
+  private reads = 0;
   private nextStreamId = 1;
   private peerMaxConcurrent = Infinity;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -150,7 +161,7 @@ export class Http2Connection {
   private flushScheduled = false;
   private input: Buffer | undefined;
   /** The stream whose header block is being continued, and the block's pieces so far. */
-  private continuing: { streamId: number; endStream: boolean; pieces: Buffer[] } | undefined;
+  private continuing: { streamId: number; endStream: boolean; pieces: Buffer[]; size: number } | undefined;
   /** The highest stream id the peer will still process, once it has sent GOAWAY. */
   private goAwayLastId: number | undefined;
   private closing = false;
@@ -217,6 +228,7 @@ export class Http2Connection {
     const wasAvailable = this.available;
     this.closing = true;
     if (wasAvailable) this.onUnavailable?.(this);
+    this.dropWaiting('connection closing');
     return new Promise<void>((resolve) => {
       const previous = this.drained;
       this.drained = () => {
@@ -240,11 +252,20 @@ export class Http2Connection {
     stream.id = this.nextStreamId;
     this.nextStreamId += 2;
     stream.sendWindow = this.peerInitialWindow;
+    stream.readsAtStart = this.reads;
     stream.started = true;
     this.streams.set(stream.id, stream);
     this.queueHeaders(stream);
     this.sendBody(stream);
-    if (this.nextStreamId > LAST_STREAM_ID) this.onUnavailable?.(this);
+    if (this.nextStreamId > LAST_STREAM_ID) {
+      this.onUnavailable?.(this);
+      this.dropWaiting('connection out of stream ids');
+    }
+  }
+
+  /** Requests that never started here go elsewhere: they were not sent, so they cannot have been processed. */
+  private dropWaiting(reason: string): void {
+    for (const stream of this.waiting.splice(0)) this.finish(stream, new UnprocessedRequestError(reason));
   }
 
   private queueHeaders(stream: Http2Stream): void {
@@ -286,7 +307,7 @@ export class Http2Connection {
     while (stream.sent < body.length) {
       const size = Math.min(body.length - stream.sent, this.sendWindow, stream.sendWindow, this.peerMaxFrame);
       if (size <= 0) {
-        if (!this.blocked.includes(stream)) this.blocked.push(stream);
+        this.blocked.add(stream);
         return;
       }
       const last = stream.sent + size === body.length;
@@ -315,9 +336,13 @@ export class Http2Connection {
     const frames = this.output;
     this.output = [];
     this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    if (this.socket.writableLength > MAX_UNWRITTEN) {
+      this.fail(new Http2ConnectionError('push service stopped reading: over 1 MiB waits to be written'));
+    }
   }
 
   private receive(data: Buffer): void {
+    this.reads++;
     const buffer = this.input ? Buffer.concat([this.input, data]) : data;
     this.input = undefined;
     let at = 0;
@@ -397,7 +422,7 @@ export class Http2Connection {
       stream.kept += body.length;
     }
     // Only the start of a body is kept, so the stream's window is given back as it is read.
-    if ((flags & Flag.EndStream) === 0 && body.length > 0) this.queue(windowUpdateFrame(streamId, payload.length));
+    if ((flags & Flag.EndStream) === 0 && payload.length > 0) this.queue(windowUpdateFrame(streamId, payload.length));
     if (flags & Flag.EndStream) this.complete(stream);
   }
 
@@ -410,12 +435,14 @@ export class Http2Connection {
     }
     const endStream = (flags & Flag.EndStream) !== 0;
     if (flags & Flag.EndHeaders) this.headerBlock(streamId, endStream, block);
-    else this.continuing = { streamId, endStream, pieces: [Buffer.from(block)] };
+    else this.continuing = { streamId, endStream, pieces: [Buffer.from(block)], size: block.length };
   }
 
   private continuation(flags: number, streamId: number, payload: Buffer): void {
     const continuing = this.continuing;
     if (!continuing || continuing.streamId !== streamId) throw new ProtocolError(ErrorCode.Protocol, 'unexpected CONTINUATION');
+    continuing.size += payload.length;
+    if (continuing.size > MAX_HEADER_BLOCK) throw new ProtocolError(ErrorCode.Protocol, `header block over ${MAX_HEADER_BLOCK} octets`);
     continuing.pieces.push(Buffer.from(payload));
     if (flags & Flag.EndHeaders) {
       this.continuing = undefined;
@@ -432,17 +459,20 @@ export class Http2Connection {
       return;
     }
     if (!stream.answered) {
-      let status = 0;
+      let status = '';
       const headers: Http2Answer['headers'] = {};
       for (const [name, value] of fields) {
-        if (name === ':status') status = Number(value);
+        if (name === ':status') status = value;
         else if (name.charCodeAt(0) !== 58) addHeader(headers, name, value);
       }
-      if (!(status >= 100 && status <= 999)) throw new ProtocolError(ErrorCode.Protocol, `answer without a valid :status`);
-      // An informational answer (1xx) comes before the real one.
-      if (status < 200) return;
+      if (!/^[1-9]\d\d$/.test(status)) throw new ProtocolError(ErrorCode.Protocol, 'answer without a valid :status');
+      // An informational answer (1xx) comes before the real one, and cannot end the stream.
+      if (status.charCodeAt(0) === 49) {
+        if (endStream) throw new ProtocolError(ErrorCode.Protocol, 'stream ended by an informational answer');
+        return;
+      }
       stream.answered = true;
-      stream.status = status;
+      stream.status = Number(status);
       stream.headers = headers;
     }
     // Trailers, if any, are not used.
@@ -450,21 +480,35 @@ export class Http2Connection {
   }
 
   private resetByPeer(streamId: number, payload: Buffer): void {
-    if (streamId === 0 || payload.length !== 4) throw new ProtocolError(ErrorCode.Protocol, 'bad RST_STREAM');
+    if (payload.length !== 4) throw new ProtocolError(ErrorCode.FrameSize, 'RST_STREAM of a bad length');
+    if (streamId === 0) throw new ProtocolError(ErrorCode.Protocol, 'RST_STREAM on stream 0');
     const stream = this.streams.get(streamId);
     if (!stream) return;
     const code = payload.readUInt32BE(0);
     this.finish(
       stream,
       code === ErrorCode.RefusedStream
-        ? new UnprocessedRequestError('stream refused')
+        ? this.unprocessed(stream, 'stream refused')
         : new Http2ConnectionError(`push service reset the stream (HTTP/2 error ${code})`),
     );
   }
 
+  /**
+   * The error of a stream the push service says it did not process: safe to send again, unless it
+   * had begun to answer it (a broken peer), which is then an ordinary failure.
+   */
+  private unprocessed(stream: Http2Stream, reason: string): Error {
+    return stream.answered
+      ? new Http2ConnectionError(`push service gave up on a request it had begun to answer (${reason})`)
+      : new UnprocessedRequestError(reason);
+  }
+
   private settings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) throw new ProtocolError(ErrorCode.Protocol, 'SETTINGS on a stream');
-    if (flags & Flag.Ack) return;
+    if (flags & Flag.Ack) {
+      if (payload.length !== 0) throw new ProtocolError(ErrorCode.FrameSize, 'SETTINGS acknowledgement with a payload');
+      return;
+    }
     if (payload.length % 6 !== 0) throw new ProtocolError(ErrorCode.FrameSize, 'SETTINGS of a bad length');
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
@@ -474,7 +518,10 @@ export class Http2Connection {
         if (value > MAX_WINDOW) throw new ProtocolError(ErrorCode.FlowControl, 'initial window too large');
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const stream of this.streams.values()) stream.sendWindow += delta;
+        for (const stream of this.streams.values()) {
+          stream.sendWindow += delta;
+          if (stream.sendWindow > MAX_WINDOW) throw new ProtocolError(ErrorCode.FlowControl, 'stream window overflow');
+        }
       } else if (id === Setting.MaxFrameSize) {
         if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ProtocolError(ErrorCode.Protocol, 'bad max frame size');
         this.peerMaxFrame = value;
@@ -516,17 +563,17 @@ export class Http2Connection {
     this.goAwayLastId = Math.min(lastId, this.goAwayLastId ?? lastId);
     if (wasAvailable) this.onUnavailable?.(this);
     for (const stream of [...this.streams.values()]) {
-      if (stream.id > this.goAwayLastId) this.finish(stream, new UnprocessedRequestError(`GOAWAY (HTTP/2 error ${code})`));
+      if (stream.id > this.goAwayLastId) this.finish(stream, this.unprocessed(stream, `GOAWAY (HTTP/2 error ${code})`));
     }
-    for (const stream of this.waiting.splice(0)) this.finish(stream, new UnprocessedRequestError(`GOAWAY (HTTP/2 error ${code})`));
+    this.dropWaiting(`GOAWAY (HTTP/2 error ${code})`);
     this.closeIfDone();
   }
 
   private unblock(): void {
-    if (this.blocked.length === 0) return;
-    const blocked = this.blocked;
-    this.blocked = [];
-    for (const stream of blocked) if (!stream.done) this.sendBody(stream);
+    if (this.blocked.size === 0) return;
+    const blocked = [...this.blocked];
+    this.blocked.clear();
+    for (const stream of blocked) this.sendBody(stream);
   }
 
   private startWaiting(): void {
@@ -554,6 +601,7 @@ export class Http2Connection {
     if (stream.done) return;
     stream.done = true;
     clearTimeout(stream.timer);
+    this.blocked.delete(stream);
     if (stream.started) this.streams.delete(stream.id);
     else {
       const i = this.waiting.indexOf(stream);
@@ -568,8 +616,16 @@ export class Http2Connection {
   /** The deadline of a request: the stream is cancelled however far it got. */
   deadline(stream: Http2Stream, timeoutMs: number): void {
     if (stream.done) return;
+    const err = new Error(`no complete answer within ${timeoutMs} ms`);
+    if (stream.started && !this.closed && this.reads === stream.readsAtStart) {
+      // Not a byte from the push service since this request began: the connection is dead (or
+      // the peer stalled), and every other request on it would wait out its deadline too.
+      this.finish(stream, err);
+      this.fail(new Http2ConnectionError(`push service sent nothing for ${timeoutMs} ms`));
+      return;
+    }
     if (stream.started && !this.closed) this.queue(rstStreamFrame(stream.id, ErrorCode.Cancel));
-    this.finish(stream, new Error(`no complete answer within ${timeoutMs} ms`));
+    this.finish(stream, err);
   }
 
   private closeIfDone(): void {

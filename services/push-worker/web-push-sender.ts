@@ -78,7 +78,13 @@ export function createWebPushSender(options: {
         else connector(connectOptions, callback);
       },
     });
-    const transport: Http1Origin = { pool };
+    const transport: Http1Origin = {
+      pool,
+      dropSpare: () => {
+        spare?.destroy();
+        spare = undefined;
+      },
+    };
     origins.set(origin, transport);
     return transport;
   };
@@ -96,7 +102,11 @@ export function createWebPushSender(options: {
       // connection it chose on first.
       http1: (spare) => {
         const current = origins.get(url.origin);
-        return (current instanceof Http2Origin || !current ? http1(url.origin, spare) : current).pool;
+        if (current && !(current instanceof Http2Origin)) {
+          spare?.destroy();
+          return current.pool;
+        }
+        return http1(url.origin, spare).pool;
       },
     });
     origins.set(url.origin, transport);
@@ -142,7 +152,7 @@ export function createWebPushSender(options: {
       closed = true;
       await Promise.all(
         [...origins.values()].map((transport) =>
-          transport instanceof Http2Origin ? transport.close(abort) : abort ? transport.pool.destroy() : transport.pool.close(),
+          transport instanceof Http2Origin ? transport.close(abort) : closePool(transport, abort),
         ),
       );
       origins.clear();
@@ -154,6 +164,8 @@ type OriginTransport = Http1Origin | Http2Origin;
 
 interface Http1Origin {
   pool: Pool;
+  /** Closes the connection kept from the ALPN choice if the pool never took it. */
+  dropSpare(): void;
 }
 
 /** What connecting gives when the push service chose HTTP/1.1. */
@@ -172,7 +184,6 @@ class Http2Origin {
   private connecting: Promise<Http2Connection | typeof NO_HTTP2> | undefined;
   private readonly all = new Set<Http2Connection>();
   /** The connection on which the push service chose HTTP/1.1: the HTTP/1.1 pool's first. */
-  private spare: net.Socket | undefined;
   private closed = false;
 
   constructor(
@@ -192,7 +203,10 @@ class Http2Origin {
     const deadline = Date.now() + timeoutMs;
     for (let resend = 0; ; resend++) {
       const connection = this.connection?.available ? this.connection : await this.connect(deadline, timeoutMs);
-      if (connection === NO_HTTP2) return viaUndici(this.options.http1(this.takeSpare()), path, push, deadline - Date.now());
+      if (connection === NO_HTTP2) {
+        if (this.closed) return refusedAfterClose();
+        return viaUndici(this.options.http1(undefined), path, push, deadline - Date.now());
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new Error(`no complete answer within ${timeoutMs} ms`);
       try {
@@ -204,15 +218,8 @@ class Http2Origin {
     }
   }
 
-  private takeSpare(): net.Socket | undefined {
-    const spare = this.spare;
-    this.spare = undefined;
-    return spare;
-  }
-
   async close(abort: boolean): Promise<void> {
     this.closed = true;
-    this.spare?.destroy();
     await this.connecting?.catch(() => undefined);
     await Promise.all([...this.all].map((connection) => (abort ? connection.destroy() : connection.close())));
   }
@@ -237,10 +244,10 @@ class Http2Origin {
       return refusedAfterClose();
     }
     if (socket.alpnProtocol !== undefined && socket.alpnProtocol !== 'h2') {
-      // Until undici takes it (with its own listeners), an error must not go unheard: the pool
-      // sees a destroyed socket and connects anew.
+      // The origin goes to undici here, whoever is still waiting: the connection the push
+      // service chose HTTP/1.1 on becomes the pool's first, never left unowned.
       socket.on('error', ignore);
-      this.spare = socket;
+      this.options.http1(socket);
       return NO_HTTP2;
     }
     const connection = new Http2Connection(socket, url.host, url.protocol === 'https:' ? 'https' : 'http', {
@@ -463,6 +470,11 @@ const MAX_CHECKED_NAMES = 64;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const ignore = () => undefined;
+
+function closePool(transport: Http1Origin, abort: boolean): Promise<void> {
+  transport.dropSpare();
+  return abort ? transport.pool.destroy() : transport.pool.close();
+}
 
 const refusedAfterClose = <T = PushResponse>() => Promise.reject<T>(new Error('push sender is closed'));
 

@@ -148,20 +148,39 @@ describe('Http2Connection against node:http2', function () {
     answers.forEach((answer, i) => expect(answer.headers['x-sum'], `body ${i}`).to.equal(String(sum(bodies[i]!))));
   });
 
-  it('cancels a stream at its deadline and the connection carries on', async function () {
+  it('cancels a stream at its deadline and, while the push service still answers others, keeps the connection', async function () {
     await start();
     const closedWith: number[] = [];
     onStream = reading((stream, _body, headers) => {
       if (headers[':path'] === '/hang') stream.on('close', () => closedWith.push(stream.rstCode));
-      else stream.respond({ ':status': 201 }, { endStream: true });
+      else setTimeout(() => stream.respond({ ':status': 201 }, { endStream: true }), 50);
     });
     const connection = await connect();
+    await connection.request('/ok', {}, Buffer.from('x'), 2_000);
     const started = Date.now();
-    const err = await rejection(connection.request('/hang', {}, Buffer.from('x'), 200));
+    const hanging = rejection(connection.request('/hang', {}, Buffer.from('x'), 200));
+    expect((await connection.request('/ok', {}, Buffer.from('x'), 2_000)).status).to.equal(201);
+    const err = await hanging;
     expect(err.message).to.match(/no complete answer within 200 ms/);
     expect(Date.now() - started).to.be.below(1_000);
+    expect(connection.available).to.equal(true);
     expect((await connection.request('/ok', {}, Buffer.from('x'), 2_000)).status).to.equal(201);
     expect(closedWith).to.deep.equal([NGHTTP2_CANCEL]);
+  });
+
+  it('sends the requests still waiting for a stream elsewhere at once when closed', async function () {
+    await start({ maxConcurrentStreams: 1 });
+    onStream = reading((stream) => setTimeout(() => stream.respond({ ':status': 201 }, { endStream: true }), 200));
+    const connection = await connect();
+    await connection.request('/first', {}, Buffer.from('x'), 2_000);
+    const inFlight = connection.request('/in-flight', {}, Buffer.from('x'), 2_000);
+    const waiting = rejection(connection.request('/waiting', {}, Buffer.from('x'), 2_000));
+    const started = Date.now();
+    const closing = connection.close();
+    expect(await waiting).to.be.instanceOf(UnprocessedRequestError);
+    expect(Date.now() - started).to.be.below(100);
+    expect((await inFlight).status).to.equal(201);
+    await closing;
   });
 
   it('rejects the streams a GOAWAY left out as unprocessed, and finishes the others', async function () {
@@ -264,6 +283,143 @@ describe('Http2Connection against node:http2', function () {
     }
   });
 });
+
+/**
+ * A peer that is not nghttp2: it answers the client's first bytes with SETTINGS, then with what
+ * the test scripts, and records everything the client sends.
+ */
+describe('Http2Connection against a scripted peer', function () {
+  this.timeout(10_000);
+  let raw: net.Server;
+  let received: Buffer[];
+  let peer: net.Socket | undefined;
+  const connections: Http2Connection[] = [];
+
+  async function connectTo(script: (send: (frame: Buffer) => void) => void): Promise<Http2Connection> {
+    received = [];
+    raw = net.createServer((socket) => {
+      peer = socket;
+      socket.on('error', () => undefined);
+      let scripted = false;
+      socket.on('data', (d: Buffer) => {
+        received.push(d);
+        if (scripted) return;
+        scripted = true;
+        socket.write(frame(4, 0, 0, Buffer.alloc(0)));
+        script((f) => socket.write(f));
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((raw.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const connection = new Http2Connection(socket, 'peer', 'http');
+    connections.push(connection);
+    return connection;
+  }
+
+  afterEach(async function () {
+    for (const c of connections.splice(0)) c.destroy();
+    peer?.destroy();
+    await new Promise((resolve) => raw.close(resolve));
+  });
+
+  /** `:status` as a literal field with the static table's name (index 8). */
+  const statusBlock = (status: string) => Buffer.concat([Buffer.from([0x08, status.length]), Buffer.from(status, 'latin1')]);
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.fail('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+
+  it('takes a REFUSED_STREAM after the answer had begun as a failure, never as unprocessed', async function () {
+    const connection = await connectTo((send) => {
+      send(frame(1, 0x4, 1, statusBlock('201')));
+      send(frame(3, 0, 1, u32(7)));
+    });
+    const err = await failure(connection.request('/p', {}, Buffer.from('x'), 2_000));
+    expect(err).to.be.instanceOf(Http2ConnectionError);
+    expect(err).to.not.be.instanceOf(UnprocessedRequestError);
+  });
+
+  it('takes a GOAWAY that leaves out a stream already answering as a failure, never as unprocessed', async function () {
+    const connection = await connectTo((send) => {
+      send(frame(1, 0x4, 1, statusBlock('201')));
+      send(frame(7, 0, 0, Buffer.concat([u32(0), u32(0)])));
+    });
+    const err = await failure(connection.request('/p', {}, Buffer.from('x'), 2_000));
+    expect(err).to.be.instanceOf(Http2ConnectionError);
+  });
+
+  it('refuses a header block that grows past 64 KiB in CONTINUATION frames', async function () {
+    const connection = await connectTo((send) => {
+      send(frame(1, 0, 1, statusBlock('201')));
+      for (let i = 0; i < 5; i++) send(frame(9, 0, 1, Buffer.alloc(16_000, 0x80 | 8)));
+    });
+    const err = await failure(connection.request('/p', {}, Buffer.from('x'), 2_000));
+    expect(err).to.be.instanceOf(Http2ConnectionError);
+    expect(err.message).to.match(/header block over 65536 octets/);
+  });
+
+  it('gives the stream its window back for DATA that is all padding', async function () {
+    const connection = await connectTo((send) => {
+      send(frame(1, 0x4, 1, statusBlock('500')));
+      // PADDED, pad length 10, no data.
+      send(frame(0, 0x8, 1, Buffer.concat([Buffer.from([10]), Buffer.alloc(10)])));
+      setTimeout(() => send(frame(0, 0x1, 1, Buffer.from('busy'))), 50);
+    });
+    const answer = await connection.request('/p', {}, Buffer.from('x'), 2_000);
+    expect([answer.status, answer.text]).to.deep.equal([500, 'busy']);
+    const sent = Buffer.concat(received);
+    // WINDOW_UPDATE (type 8) on stream 1 for the 11 octets.
+    expect(sent.includes(Buffer.concat([Buffer.from([0, 0, 4, 8, 0]), u32(1), u32(11)]))).to.equal(true);
+  });
+
+  for (const [what, script] of [
+    ['a :status that is not three digits', (send: (f: Buffer) => void) => send(frame(1, 0x5, 1, statusBlock('2e2')))],
+    ['an informational answer that ends the stream', (send: (f: Buffer) => void) => send(frame(1, 0x5, 1, statusBlock('103')))],
+  ] as const) {
+    it(`ends the connection on ${what}`, async function () {
+      const connection = await connectTo(script);
+      const err = await failure(connection.request('/p', {}, Buffer.from('x'), 2_000));
+      expect(err).to.be.instanceOf(Http2ConnectionError);
+    });
+  }
+
+  it('gives up the connection when the push service sends nothing at all until a deadline', async function () {
+    // Not even SETTINGS: a peer that takes bytes and never answers.
+    received = [];
+    raw = net.createServer((socket) => {
+      peer = socket;
+      socket.on('data', (d: Buffer) => received.push(d));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((raw.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const connection = new Http2Connection(socket, 'silent', 'http');
+    connections.push(connection);
+    const other = failure(connection.request('/other', {}, Buffer.from('x'), 5_000));
+    const err = await failure(connection.request('/p', {}, Buffer.from('x'), 200));
+    expect(err.message).to.match(/no complete answer within 200 ms/);
+    expect(connection.available).to.equal(false);
+    // The other request does not wait out its own 5 s.
+    expect(await other).to.be.instanceOf(Http2ConnectionError);
+  });
+});
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+function u32(value: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value);
+  return out;
+}
 
 function sum(body: Buffer): number {
   let total = 0;
