@@ -385,6 +385,29 @@ describe('Http2Connection against a scripted peer', function () {
     });
   }
 
+  it('gives up the connection when the push service stops reading and over 1 MiB waits to be written', async function () {
+    // A peer that opens every window wide, then never reads again.
+    const connection = await connectTo((send) => {
+      const settings = Buffer.alloc(6);
+      settings.writeUInt16BE(4, 0);
+      settings.writeUInt32BE(2 ** 31 - 1, 2);
+      send(frame(4, 0, 0, settings));
+      send(frame(8, 0, 0, u32(2 ** 31 - 1 - 65_535)));
+      peer!.pause();
+    });
+    await connection.request('/first', {}, Buffer.alloc(1), 300).catch(() => undefined);
+    const body = Buffer.alloc(16_000, 1);
+    const sends = Array.from({ length: 2_000 }, (_, i) =>
+      connection.request(`/p/${i}`, {}, body, 10_000).then(
+        () => expect.fail('answered'),
+        (e: Error) => e,
+      ),
+    );
+    const errors = await Promise.all(sends);
+    expect(connection.available).to.equal(false);
+    expect(errors.some((e) => /stopped reading/.test(e.message))).to.equal(true);
+  });
+
   it('gives up the connection when the push service sends nothing at all until a deadline', async function () {
     // Not even SETTINGS: a peer that takes bytes and never answers.
     received = [];
