@@ -183,7 +183,6 @@ class Http2Origin {
   private connection: Http2Connection | undefined;
   private connecting: Promise<Http2Connection | typeof NO_HTTP2> | undefined;
   private readonly all = new Set<Http2Connection>();
-  /** The connection on which the push service chose HTTP/1.1: the HTTP/1.1 pool's first. */
   private closed = false;
 
   constructor(
