@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { deadlineError, MAX_LOGGED_BODY, type PushResponse } from './push-response.js';
 import { encodeRequest, encodeRequestPrefix, HpackDecoder, HpackError } from './hpack.js';
 
 /**
@@ -14,12 +15,8 @@ import { encodeRequest, encodeRequestPrefix, HpackDecoder, HpackError } from './
  * allow at once are sent as the windows open.
  */
 
-export interface Http2Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** The first bytes of the body, for logs. */
-  text: string;
-}
+/** The push service's answer: the sender's own response type, so nothing is copied between them. */
+export type Http2Answer = PushResponse;
 
 /**
  * The push service did not process the request (RFC 9113 §8.7: a GOAWAY that left it out, or
@@ -92,7 +89,6 @@ const DEFAULT_MAX_FRAME = 16_384;
 const FRAME_HEADER = 9;
 /** Our receive window for the whole connection: answers are small, so it is topped up rarely. */
 const CONNECTION_RECEIVE_WINDOW = 16 * 1024 * 1024;
-const MAX_LOGGED_BODY = 512;
 /** The largest header block we take from a push service (an answer's is a few hundred octets). */
 const MAX_HEADER_BLOCK = 64 * 1024;
 /**
@@ -616,7 +612,7 @@ export class Http2Connection {
   /** The deadline of a request: the stream is cancelled however far it got. */
   deadline(stream: Http2Stream, timeoutMs: number): void {
     if (stream.done) return;
-    const err = new Error(`no complete answer within ${timeoutMs} ms`);
+    const err = deadlineError(timeoutMs);
     if (stream.started && !this.closed && this.reads === stream.readsAtStart) {
       // Not a byte from the push service since this request began: the connection is dead (or
       // the peer stalled), and every other request on it would wait out its deadline too.

@@ -4,6 +4,9 @@ import tls from 'node:tls';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { Http2Mode } from '../../shared/config/index.js';
 import { Http2Connection, UnprocessedRequestError } from './http2-connection.js';
+import { deadlineError, MAX_LOGGED_BODY, type PushResponse } from './push-response.js';
+
+export type { PushResponse } from './push-response.js';
 import { UnsafeAddressError } from './safe-lookup.js';
 
 export interface PushRequest {
@@ -14,12 +17,6 @@ export interface PushRequest {
   body: Buffer;
 }
 
-export interface PushResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** The first bytes of the push service's answer, for logs. */
-  text: string;
-}
 
 /** Sends one encrypted message to a push service. */
 export interface PushSender {
@@ -32,7 +29,6 @@ export interface PushSender {
   close(options?: { abort?: boolean }): Promise<void>;
 }
 
-const MAX_LOGGED_BODY = 512;
 const MAX_CHECKED_LITERALS = 1000;
 
 /**
@@ -207,7 +203,7 @@ class Http2Origin {
         return viaUndici(this.options.http1(undefined), path, push, deadline - Date.now());
       }
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new Error(`no complete answer within ${timeoutMs} ms`);
+      if (remaining <= 0) throw deadlineError(timeoutMs);
       try {
         return await connection.request(path, push.headers, push.body, remaining);
       } catch (err) {
@@ -315,9 +311,9 @@ const notOffered = (url: URL, required: boolean, cause?: Error) =>
 
 /** `promise`, or the deadline's error if `remainingMs` passes first (the promise goes on for others). */
 function withDeadline<T>(promise: Promise<T>, remainingMs: number, timeoutMs: number): Promise<T> {
-  if (remainingMs <= 0) return Promise.reject(new Error(`no complete answer within ${timeoutMs} ms`));
+  if (remainingMs <= 0) return Promise.reject(deadlineError(timeoutMs));
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no complete answer within ${timeoutMs} ms`)), remainingMs);
+    const timer = setTimeout(() => reject(deadlineError(timeoutMs)), remainingMs);
     promise.then(
       (value) => {
         clearTimeout(timer);
@@ -373,7 +369,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
    */
   deadline(): void {
     this.deadlinePassed = true;
-    const err = new Error(`no complete answer within ${this.timeoutMs} ms`);
+    const err = deadlineError(this.timeoutMs);
     if (this.controller) {
       this.controller.abort(err);
       return;
@@ -384,7 +380,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.deadlinePassed) controller.abort(new Error(`no complete answer within ${this.timeoutMs} ms`));
+    if (this.deadlinePassed) controller.abort(deadlineError(this.timeoutMs));
   }
 
   onResponseStart(_c: unknown, statusCode: number, headers: PushResponse['headers']): void {
